@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { JetfaceError } from '../errors';
+import { version } from '../../package.json';
+import { registerBench } from './commands/bench';
+import { registerBundle } from './commands/bundle';
+import { registerDetect } from './commands/detect';
+import { registerEval } from './commands/eval';
+
+/** The `jetface` command line. Exit status: 0 ok, 1 a jetface error (its code printed), 2 usage. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('jetface').version(version).description('face detection + recognition for edge devices').exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerDetect(program);
+  registerEval(program);
+  registerBench(program);
+  registerBundle(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof JetfaceError) {
+      process.stderr.write(`jetface: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`jetface: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,72 @@
+import * as ort from 'onnxruntime-node';
+import type { ModelBundle } from '../bundle/load-bundle';
+import type { JointManifest } from '../bundle/manifest';
+import { ContractError } from '../errors';
+import type { Box, Face, Frame, Landmarks } from '../types';
+import { l2Normalize } from './align';
+import { checkModelContract } from './contract';
+import { nonMaxSuppression } from './nms';
+import { resizeForModel, toFrameCoordinates, toInputTensor } from './preprocess';
+import { blankFrame, elapsedMs, type DetectOutput, type FaceRunner } from './runner';
+import { openSession, type SessionSettings } from './session';
+
+/**
+ * The single-pass model: one run yields the top-K candidates with boxes, landmarks and
+ * embeddings; the host only applies the score threshold and NMS, so the cost does not grow
+ * with the number of faces.
+ */
+export async function createJointRunner(bundle: ModelBundle, settings: SessionSettings): Promise<FaceRunner> {
+  const manifest = bundle.manifest as JointManifest;
+  const path = bundle.modelFiles[0]!.path;
+  const opened = await openSession(path, settings);
+  const { outputs, input, topK, embeddingDim } = manifest;
+  try {
+    checkModelContract(opened.session, path, input, [outputs.scores, outputs.boxes, outputs.landmarks, outputs.embeddings]);
+  } catch (error) {
+    await opened.session.release();
+    throw error;
+  }
+
+  const runner: FaceRunner = {
+    provider: opened.provider,
+    attempts: opened.attempts,
+    async warmup(): Promise<void> {
+      await runner.detect(blankFrame(input.width, input.height), 1.01);
+    },
+    async detect(frame: Frame, minScore: number): Promise<DetectOutput> {
+      let t = process.hrtime.bigint();
+      const resized = await resizeForModel(frame, input.width, input.height, input.resize);
+      const tensor = toInputTensor(resized.pixels, resized.width, resized.height, frame.format, input);
+      const timings: DetectOutput['timings'] = { preprocess: elapsedMs(t) };
+
+      t = process.hrtime.bigint();
+      const out = await opened.session.run({ [input.name]: new ort.Tensor(input.dtype, tensor.data, tensor.dims) });
+      timings['model'] = elapsedMs(t);
+
+      t = process.hrtime.bigint();
+      const scores = out[outputs.scores]!.data as Float32Array;
+      const boxes = out[outputs.boxes]!.data as Float32Array;
+      const marks = out[outputs.landmarks]!.data as Float32Array;
+      const embeddings = out[outputs.embeddings]!.data as Float32Array;
+      if (scores.length !== topK || boxes.length !== topK * 4 || marks.length !== topK * 10 || embeddings.length !== topK * embeddingDim) {
+        throw new ContractError(`${path}: outputs hold ${scores.length} scores / ${embeddings.length} embedding values, the manifest promises topK ${topK} and dimension ${embeddingDim}`);
+      }
+      const kept: number[] = [];
+      for (let k = 0; k < topK; k++) if (scores[k]! >= minScore) kept.push(k);
+      const candidateBoxes = kept.map((k) => Array.from(boxes.subarray(k * 4, k * 4 + 4)) as Box);
+      const keep = nonMaxSuppression(candidateBoxes, kept.map((k) => scores[k]!), manifest.thresholds.nmsIou, manifest.maxFaces);
+      const faces: Face[] = keep.map((i) => {
+        const k = kept[i]!;
+        const landmarks = [0, 1, 2, 3, 4].map((p) => [marks[k * 10 + 2 * p]!, marks[k * 10 + 2 * p + 1]!]) as Landmarks;
+        const face = toFrameCoordinates({ box: candidateBoxes[i]!, score: scores[k]!, landmarks }, resized.scaleX, resized.scaleY, frame);
+        return { ...face, embedding: l2Normalize(embeddings.slice(k * embeddingDim, (k + 1) * embeddingDim)) };
+      });
+      timings['decode'] = elapsedMs(t);
+      return { faces, timings };
+    },
+    async close(): Promise<void> {
+      await opened.session.release();
+    },
+  };
+  return runner;
+}

@@ -1,0 +1,217 @@
+/**
+ * Typed errors with stable codes. Every error jetface throws is a {@link JetfaceError}; callers
+ * branch on `code`, which never changes between releases, never on the message.
+ *
+ * @example
+ * ```ts
+ * try { await FaceEngine.create('models/missing'); }
+ * catch (e) { if (e instanceof JetfaceError && e.code === 'E_BUNDLE_NOT_FOUND') console.error(e.message); }
+ * ```
+ */
+export type JetfaceErrorCode =
+  | 'E_BUNDLE_NOT_FOUND'
+  | 'E_MANIFEST_INVALID'
+  | 'E_MODEL_CHECKSUM'
+  | 'E_MODEL_LOAD'
+  | 'E_CONTRACT'
+  | 'E_PROVIDER_UNAVAILABLE'
+  | 'E_INVALID_ARGUMENT'
+  | 'E_FRAME_INVALID'
+  | 'E_IMAGE_DECODE'
+  | 'E_ENGINE_CLOSED'
+  | 'E_WORKER'
+  | 'E_INPUT_FILE';
+
+/** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
+export type ErrorDetails = Record<string, unknown>;
+
+export class JetfaceError extends Error {
+  readonly code: JetfaceErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: JetfaceErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Plain object form for postMessage / JSON output. */
+  toJSON(): { name: string; code: JetfaceErrorCode; message: string; details: ErrorDetails } {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** The bundle folder or one of its files does not exist. */
+export class BundleNotFoundError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('E_BUNDLE_NOT_FOUND', message, details);
+  }
+}
+
+/** One manifest issue: where (a JSON path like `thresholds.nmsIou`), what was expected, what was found. */
+export interface ManifestIssue {
+  path: string;
+  message: string;
+}
+
+/** manifest.json is not valid JSON or breaks the schema; `issues` lists every problem found. */
+export class ManifestError extends JetfaceError {
+  readonly issues: readonly ManifestIssue[];
+
+  constructor(file: string, issues: readonly ManifestIssue[]) {
+    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    super('E_MANIFEST_INVALID', `invalid bundle manifest ${file}:\n${lines}`, { file, issues });
+    this.issues = issues;
+  }
+}
+
+/** A model file's sha256 differs from the manifest's: the file was changed, truncated or swapped. */
+export class ChecksumError extends JetfaceError {
+  constructor(file: string, expected: string, actual: string) {
+    super('E_MODEL_CHECKSUM', `model file ${file} has sha256 ${actual}, the manifest expects ${expected}`, {
+      file,
+      expected,
+      actual,
+    });
+  }
+}
+
+/** onnxruntime could not load a model file (corrupt, truncated, unsupported opset). */
+export class ModelLoadError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_MODEL_LOAD', message, details, { cause });
+  }
+}
+
+/** A model's inputs/outputs do not match what the manifest promises. */
+export class ContractError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('E_CONTRACT', message, details);
+  }
+}
+
+/** No execution provider that was asked for could be loaded; `attempts` says why for each one. */
+export class ProviderUnavailableError extends JetfaceError {
+  constructor(attempts: readonly { provider: string; reason: string }[]) {
+    const lines = attempts.map((a) => `  - ${a.provider}: ${a.reason}`).join('\n');
+    super('E_PROVIDER_UNAVAILABLE', `no execution provider could be loaded:\n${lines}`, { attempts });
+  }
+}
+
+/** A function argument or option is out of its range; names the parameter, expected and actual values. */
+export class InvalidArgumentError extends JetfaceError {
+  constructor(name: string, expected: string, actual: unknown) {
+    super('E_INVALID_ARGUMENT', `expected ${name} to be ${expected} but received ${describe(actual)}`, {
+      name,
+      expected,
+      actual: describe(actual),
+    });
+  }
+}
+
+/** A frame whose buffer does not match its declared size or format. */
+export class FrameError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('E_FRAME_INVALID', message, details);
+  }
+}
+
+/** An image file could not be decoded. */
+export class ImageDecodeError extends JetfaceError {
+  constructor(file: string, cause: unknown) {
+    super('E_IMAGE_DECODE', `cannot decode image ${file}: ${errorMessage(cause)}`, { file }, { cause });
+  }
+}
+
+/** A data file given to a command (pairs list, ground truth) is missing or malformed. */
+export class InputFileError extends JetfaceError {
+  constructor(file: string, message: string, details: ErrorDetails = {}) {
+    super('E_INPUT_FILE', `${file}: ${message}`, { file, ...details });
+  }
+}
+
+/** The engine was used after close(). */
+export class EngineClosedError extends JetfaceError {
+  constructor() {
+    super('E_ENGINE_CLOSED', 'the engine is closed');
+  }
+}
+
+/** The inference worker died or failed outside a request. */
+export class WorkerError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_WORKER', message, details, { cause });
+  }
+}
+
+const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
+  BundleNotFoundError,
+  ManifestError,
+  ChecksumError,
+  ModelLoadError,
+  ContractError,
+  ProviderUnavailableError,
+  InvalidArgumentError,
+  FrameError,
+  ImageDecodeError,
+  InputFileError,
+  EngineClosedError,
+  WorkerError,
+};
+
+/** Serialized error, as it crosses the worker boundary. */
+export interface SerializedError {
+  name: string;
+  code?: string;
+  message: string;
+  details?: ErrorDetails;
+  stack?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof JetfaceError) return { ...error.toJSON(), ...(error.stack ? { stack: error.stack } : {}) };
+  if (error instanceof Error) return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  return { name: 'Error', message: String(error) };
+}
+
+/**
+ * Rebuilds a typed error on the caller's side of a worker hop. The stack is the caller's own
+ * (captured where the request was made) followed by the worker's, so a stack trace points at
+ * the line of user code that asked.
+ */
+export function reviveError(serialized: SerializedError, callerStack: string | undefined): JetfaceError {
+  const Known = BY_NAME[serialized.name];
+  const error: JetfaceError = Object.create((Known ?? WorkerError).prototype);
+  Object.assign(error, {
+    name: Known ? serialized.name : 'WorkerError',
+    message: serialized.message,
+    code: (serialized.code as JetfaceErrorCode | undefined) ?? 'E_WORKER',
+    details: serialized.details ?? {},
+  });
+  if (serialized.name === 'ManifestError') Object.assign(error, { issues: serialized.details?.['issues'] ?? [] });
+  const callerFrames = callerStack?.split('\n').slice(1).join('\n') ?? '';
+  const workerFrames = serialized.stack?.split('\n').slice(1).join('\n') ?? '';
+  Object.defineProperty(error, 'stack', {
+    value: `${error.name}: ${error.message}\n${callerFrames}${workerFrames ? `\n    --- in the inference worker ---\n${workerFrames}` : ''}`,
+    writable: true,
+    configurable: true,
+  });
+  return error;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'undefined';
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${value.byteLength} bytes)`;
+  try {
+    const json = JSON.stringify(value);
+    return json === undefined ? String(value) : json.length > 80 ? `${json.slice(0, 77)}...` : json;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** `../shared/data` beside the checkout: read-only face data and reference models. */
+export const DATA_DIR = resolve(__dirname, '../../../shared/data');
+export const HAS_DATA = existsSync(join(DATA_DIR, 'models', 'yunet_s_640_640.onnx'));
+
+/** describe() that runs only when the shared data is present, and says why when it is not. */
+export const describeWithData: jest.Describe = HAS_DATA
+  ? describe
+  : (((name: string, fn: () => void) => describe.skip(`${name} (skipped: ../shared/data is absent)`, fn)) as unknown as jest.Describe);
+
+export function dataPath(...parts: string[]): string {
+  return join(DATA_DIR, ...parts);
+}
+
+/** A fresh temporary folder for a test's own fixtures. */
+export function tempDir(prefix = 'jetface-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
