@@ -115,14 +115,28 @@ describe('evaluateVerification', () => {
     expect(evaluateVerification(scores, same, failed).folds[1]).toBe(0.5);
   });
 
-  test('folds are contiguous in the given order, uneven sizes floor-split', () => {
-    // 25 pairs in 10 folds: starts 0,2,5,7,10,12,15,17,20,22 -> pair 2 opens fold 1, of size 3.
+  test('folds are balanced per class: a View 1 file (all same pairs, then all different) still gets mixed folds', () => {
+    // 20 same then 20 different: fold k holds same pairs 2k, 2k+1 and different pairs 20+2k, 21+2k.
+    const same = [...new Array(20).fill(true), ...new Array(20).fill(false)] as boolean[];
+    const scores = same.map((s) => (s ? 0.9 : 0.1));
+    const failed = same.map(() => false);
+    failed[21] = true; // a different pair of fold 0
+    const r = evaluateVerification(scores, same, failed);
+    expect(r.folds[0]).toBeCloseTo(3 / 4, 12);
+    expect(r.folds.slice(1)).toEqual(new Array(9).fill(1));
+    // A contiguous split would have tested fold 0 on same pairs only and learned nothing of them.
+    expect(r.threshold).toBeCloseTo(0.5, 12);
+  });
+
+  test('uneven class sizes floor-split within each class', () => {
+    // 25 alternating pairs: 13 same, 12 different. Same pair of rank 1 (pair 2) is in fold floor(1*10/13) = 0.
     const { scores, same, failed } = separable(25);
     failed[2] = true;
     const r = evaluateVerification(scores, same, failed);
-    expect(r.folds[0]).toBe(1);
-    expect(r.folds[1]).toBeCloseTo(2 / 3, 12);
-    expect(r.folds.slice(2)).toEqual(new Array(8).fill(1));
+    // fold 0 holds same ranks 0,1 (pairs 0, 2; floor(10/13) = 0) and different ranks 0,1
+    // (pairs 1, 3; floor(10/12) = 0): one of four fails.
+    expect(r.folds[0]).toBeCloseTo(3 / 4, 12);
+    expect(r.folds.slice(1)).toEqual(new Array(9).fill(1));
   });
 
   test('hand-computed 2-fold case: threshold chosen on the other fold, lowest on ties', () => {
@@ -232,12 +246,16 @@ function referenceFolds(
   const thresholds: number[] = [];
   const acc = (t: number, idx: number[]): number =>
     idx.filter((i) => !failed[i] && ((scores[i] ?? 0) > t) === same[i]).length / idx.length;
+  // Fold of each pair, by its rank within its own class (same / different).
+  const foldOf = new Array<number>(n).fill(0);
+  for (const cls of [true, false]) {
+    const members = same.map((s, i) => (s === cls ? i : -1)).filter((i) => i >= 0);
+    members.forEach((i, rank) => (foldOf[i] = Math.floor((rank * k) / members.length)));
+  }
   for (let f = 0; f < k; f++) {
-    const start = Math.floor((f * n) / k);
-    const end = Math.floor(((f + 1) * n) / k);
     const all = Array.from({ length: n }, (_, i) => i);
-    const train = all.filter((i) => i < start || i >= end);
-    const test = all.filter((i) => i >= start && i < end);
+    const train = all.filter((i) => foldOf[i] !== f);
+    const test = all.filter((i) => foldOf[i] === f);
     const u = [...new Set(train.filter((i) => !failed[i]).map((i) => scores[i] ?? 0))].sort((a, b) => a - b);
     const candidates = u.length === 0 ? [0] : [(u[0] ?? 0) - 1, ...u.slice(1).map((s, i) => ((u[i] ?? 0) + s) / 2), (u[u.length - 1] ?? 0) + 1];
     let best = candidates[0] ?? 0;

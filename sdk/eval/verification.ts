@@ -154,8 +154,9 @@ export interface VerificationResult {
 /**
  * Runs the LFW verification protocol on precomputed pair scores.
  *
- * - Pairs are split into `folds` contiguous folds in the given order (fold k holds pairs
- *   `floor(k*n/folds)` up to `floor((k+1)*n/folds)`), as LFW's pair files are laid out.
+ * - Same-person and different-person pairs are each split into `folds` contiguous runs in the
+ *   given order, and fold k joins the k-th run of both (LFW View 2's official folds; balanced
+ *   folds for View 1 files, which list all same pairs first).
  * - For each fold, the threshold maximising accuracy on the other folds is chosen among the
  *   midpoints between consecutive distinct scores plus one value below the lowest and one above
  *   the highest score (ties: the lowest such threshold); accuracy is then measured on the fold.
@@ -189,14 +190,14 @@ export function evaluateVerification(
   const n = scores.length;
   const foldAccuracies: number[] = [];
   const thresholds: number[] = [];
+  const foldOf = assignFolds(same, folds);
   for (let k = 0; k < folds; k++) {
-    const start = Math.floor((k * n) / folds);
-    const end = Math.floor(((k + 1) * n) / folds);
     const train: number[] = [];
-    for (let i = 0; i < n; i++) if (i < start || i >= end) train.push(i);
+    const test: number[] = [];
+    for (let i = 0; i < n; i++) (foldOf[i] === k ? test : train).push(i);
     const threshold = bestThreshold(train, scores, same, failed);
     thresholds.push(threshold);
-    foldAccuracies.push(accuracyAt(threshold, start, end, scores, same, failed));
+    foldAccuracies.push(accuracyAt(threshold, test, scores, same, failed));
   }
   const { threshold: farThreshold, tar } = tarAtFar(1e-3, scores, same, failed);
   return {
@@ -253,19 +254,30 @@ function bestThreshold(
   return bestThreshold;
 }
 
-function accuracyAt(
-  threshold: number,
-  start: number,
-  end: number,
-  scores: readonly number[],
-  same: readonly boolean[],
-  failed: readonly boolean[],
-): number {
+function accuracyAt(threshold: number, indices: readonly number[], scores: readonly number[], same: readonly boolean[], failed: readonly boolean[]): number {
   let correct = 0;
-  for (let i = start; i < end; i++) {
+  for (const i of indices) {
     if (!failed[i] && ((scores[i] ?? 0) > threshold) === same[i]) correct++;
   }
-  return correct / (end - start);
+  return indices.length === 0 ? 0 : correct / indices.length;
+}
+
+/**
+ * Fold of each pair: same-person pairs and different-person pairs are each cut into `folds`
+ * contiguous runs in file order, and fold k joins the k-th run of both. For LFW's View 2
+ * `pairs.txt` (ten sets of 300 same + 300 different) these are exactly the official folds; for
+ * View 1 files (`pairsDevTest.txt`: all same pairs, then all different ones) it keeps every fold
+ * balanced instead of testing a threshold on a fold of one class only.
+ */
+function assignFolds(same: readonly boolean[], folds: number): number[] {
+  const foldOf = new Array<number>(same.length).fill(0);
+  for (const cls of [true, false]) {
+    const members = same.flatMap((s, i) => (s === cls ? [i] : []));
+    members.forEach((i, rank) => {
+      foldOf[i] = Math.floor((rank * folds) / members.length);
+    });
+  }
+  return foldOf;
 }
 
 function tarAtFar(
