@@ -199,6 +199,14 @@ describeWithData('FaceEngine load failures', () => {
     expect((error as Error).message).toMatch(/"pixels".*input0/);
   });
 
+  test('a recognizer declared uint8 is refused by the manifest schema (the aligned face is written as floats)', async () => {
+    const dir = copyBundle();
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    manifest.recognizer.input.dtype = 'uint8';
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await expect(FaceEngine.create(dir, { providers: ['cpu'] })).rejects.toThrow(/recognizer\.input\.dtype/);
+  });
+
   test('only unavailable providers: ProviderUnavailableError listing each reason', async () => {
     const error = await FaceEngine.create(bundle, { providers: ['tensorrt', 'cuda'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderUnavailableError);

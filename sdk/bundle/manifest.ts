@@ -79,7 +79,8 @@ const cascadeManifest = z.strictObject({
   }),
   recognizer: z.strictObject({
     ...modelFile.shape,
-    input: tensorInput,
+    // The aligned face is written as a float tensor directly (no resize step: the warp is the resize).
+    input: tensorInput.omit({ resize: true }).extend({ dtype: z.literal('float32') }),
     output: tensorName,
     /** The 5-point template the face is warped to before recognition. */
     alignment: z.literal('arcface-112'),

@@ -47,7 +47,7 @@ export function estimateSimilarity(src: readonly Point[], dst: readonly Point[])
  * directly (bilinear sampling, black outside the frame), skipping an intermediate image.
  * With `mirror`, the output is flipped left-right (for flip test-time augmentation).
  */
-export function alignedFaceTensor(frame: Frame, landmarks: Landmarks, spec: TensorInputSpec, mirror: boolean): Float32Array {
+export function alignedFaceTensor(frame: Frame, landmarks: Landmarks, spec: Omit<TensorInputSpec, 'resize'>, mirror: boolean): Float32Array {
   const { width: ow, height: oh } = spec;
   const template = ARCFACE_112_TEMPLATE.map(([x, y]) => [(x * ow) / 112, (y * oh) / 112] as Point);
   const m = estimateSimilarity(landmarks, template);

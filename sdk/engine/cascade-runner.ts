@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelBundle } from '../bundle/load-bundle';
 import type { CascadeManifest } from '../bundle/manifest';
+import { ContractError } from '../errors';
 import type { Face, Frame } from '../types';
 import { ARCFACE_112_TEMPLATE, alignedFaceTensor, l2Normalize } from './align';
 import { checkModelContract } from './contract';
@@ -46,6 +47,9 @@ export async function createCascadeRunner(bundle: ModelBundle, settings: Session
       const tensor = new ort.Tensor('float32', alignedFaceTensor(frame, landmarks, recIn, mirror), recDims);
       const result = await recognizer.session.run({ [recIn.name]: tensor });
       const out = result[manifest.recognizer.output]!.data as Float32Array;
+      if (out.length !== manifest.embeddingDim) {
+        throw new ContractError(`${recognizerPath}: output "${manifest.recognizer.output}" holds ${out.length} values, the manifest says embeddingDim ${manifest.embeddingDim}`);
+      }
       // Normalize each view before summing so both views weigh the same.
       const unit = l2Normalize(Float32Array.from(out));
       for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + unit[i]!;

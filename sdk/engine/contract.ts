@@ -6,7 +6,7 @@ import { ContractError } from '../errors';
  * Checks that an opened model has the input and outputs the manifest names, with a static
  * input size equal to the manifest's, so a mismatched bundle fails at load, not on the first frame.
  */
-export function checkModelContract(session: ort.InferenceSession, file: string, input: TensorInputSpec, outputs: readonly string[]): void {
+export function checkModelContract(session: ort.InferenceSession, file: string, input: Omit<TensorInputSpec, 'resize'>, outputs: readonly string[]): void {
   if (!session.inputNames.includes(input.name)) {
     throw new ContractError(`${file}: input "${input.name}" named by the manifest is not in the model (it has ${session.inputNames.join(', ')})`, {
       file,

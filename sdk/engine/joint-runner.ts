@@ -44,6 +44,9 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
       timings['model'] = elapsedMs(t);
 
       t = process.hrtime.bigint();
+      for (const name of Object.values(outputs)) {
+        if (out[name]!.type !== 'float32') throw new ContractError(`${path}: output "${name}" is ${out[name]!.type}, the joint contract needs float32`);
+      }
       const scores = out[outputs.scores]!.data as Float32Array;
       const boxes = out[outputs.boxes]!.data as Float32Array;
       const marks = out[outputs.landmarks]!.data as Float32Array;

@@ -62,7 +62,7 @@ export async function writeCascadeBundle(options: CascadeBundleOptions): Promise
       recognizer: {
         file: 'recognizer.onnx',
         sha256: recognizerSha,
-        input: { name: 'input0', width: 112, height: 112, layout: 'nchw', dtype: 'float32', colorOrder: 'rgb', mean: [127.5, 127.5, 127.5], std: [128, 128, 128], resize: 'stretch' },
+        input: { name: 'input0', width: 112, height: 112, layout: 'nchw', dtype: 'float32', colorOrder: 'rgb', mean: [127.5, 127.5, 127.5], std: [128, 128, 128] },
         output: 'output0',
         alignment: 'arcface-112',
         flipAugment: flip,

@@ -12,7 +12,7 @@ interface BenchOptions extends EngineCliOptions {
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('measure speed');
   addEngineOptions(bench.command('engine'))
-    .description('median and p90 milliseconds of detect() per image, with the split between stages')
+    .description('median and p90 milliseconds of detect() per image, the split between stages, and each median relative to the first image\'s')
     .option('--runs <n>', 'timed runs per image (after 2 warm-up runs)', '20')
     .addOption(jsonOption())
     .argument('<images...>', 'image files')
@@ -20,6 +20,7 @@ export function registerBench(program: Command): void {
       const runs = parseNumber('--runs', o.runs);
       const engine = await openEngine(o);
       try {
+        let baselineMs: number | undefined; // the first image's median: later images report their cost relative to it
         if (!o.json) console.log(`bundle ${engine.info.name} (${engine.info.kind}, ${engine.info.precision}) on ${engine.info.provider}, ${runs} runs per image`);
         for (const image of images) {
           const frame = await loadImageFrame(image);
@@ -43,6 +44,7 @@ export function registerBench(program: Command): void {
             runs,
             median_ms: round(percentile(totals, 50)),
             p90_ms: round(percentile(totals, 90)),
+            ratio_vs_first: round(percentile(totals, 50) / (baselineMs ??= percentile(totals, 50)), 3),
             stages_median_ms: stageMedians,
             ...(engine.info.kind === 'cascade' && faces > 0 ? { recognizer_ms_per_face: round((stageMedians['recognizer'] ?? 0) / faces) } : {}),
             provider: engine.info.provider,
@@ -50,7 +52,7 @@ export function registerBench(program: Command): void {
           if (o.json) console.log(JSON.stringify(report));
           else {
             const split = Object.entries(stageMedians).map(([k, v]) => `${k} ${v}`).join(', ');
-            console.log(`${report.image} ${frame.width}x${frame.height}: ${faces} faces, median ${report.median_ms} ms, p90 ${report.p90_ms} ms (${split})`);
+            console.log(`${report.image} ${frame.width}x${frame.height}: ${faces} faces, median ${report.median_ms} ms (${report.ratio_vs_first}x the first image), p90 ${report.p90_ms} ms (${split})`);
           }
         }
       } finally {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { FaceEngine } from '../../engine/face-engine';
@@ -39,6 +39,7 @@ export function registerEval(program: Command): void {
       const canvas = parseNumber('--canvas', o.canvas);
       if (!CANVAS_FILLS.includes(o.fill as CanvasFill)) throw new InputFileError('--fill', `expected one of ${CANVAS_FILLS.join(', ')}, got ${o.fill}`);
       const pairs = parsePairs(await readText(o.pairs), o.pairs);
+      await assertImagesExist(o.pairs, pairs.flatMap((p) => [lfwImagePath(o.root, p.a), lfwImagePath(o.root, p.b)]));
       const engine = await openEngine(o);
       try {
         const start = Date.now();
@@ -114,6 +115,17 @@ async function readText(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (error) {
     throw new InputFileError(file, `cannot read: ${(error as Error).message}`);
+  }
+}
+
+/** A pair list naming images that are not there is a wrong --root or a wrong list: say so before any work. */
+async function assertImagesExist(listFile: string, paths: string[]): Promise<void> {
+  const unique = [...new Set(paths)];
+  const missing: string[] = [];
+  for (const path of unique) if (!(await access(path).then(() => true, () => false))) missing.push(path);
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 3).join(', ');
+    throw new InputFileError(listFile, `${missing.length} of ${unique.length} images it names are missing (check --root), e.g. ${shown}`, { missing: missing.length });
   }
 }
 
