@@ -6,6 +6,7 @@ import { registerBench } from './commands/bench';
 import { registerBundle } from './commands/bundle';
 import { registerDetect } from './commands/detect';
 import { registerEval } from './commands/eval';
+import { registerLabel } from './commands/label';
 
 /** The `jetface` command line. Exit status: 0 ok, 1 a jetface error (its code printed), 2 usage. */
 export async function main(argv: string[]): Promise<number> {
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
   registerEval(program);
   registerBench(program);
   registerBundle(program);
+  registerLabel(program);
   try {
     await program.parseAsync(argv);
     return 0;
