@@ -33,7 +33,7 @@ describeWithData('FaceEngine with the reference cascade bundle', () => {
   let engine: FaceEngine;
 
   beforeAll(async () => {
-    bundle = await makeCascadeBundle();
+    bundle = await makeCascadeBundle({ flipAugment: true }); // the mirror path too
     engine = await FaceEngine.create(bundle, { providers: ['cuda', 'cpu'] });
   });
   afterAll(async () => {
@@ -157,7 +157,7 @@ describeWithData('FaceEngine with the reference cascade bundle', () => {
 describeWithData('FaceEngine load failures', () => {
   let bundle: string;
   beforeAll(async () => {
-    bundle = await makeCascadeBundle({ flipAugment: false });
+    bundle = await makeCascadeBundle();
   });
 
   function copyBundle(): string {

@@ -26,7 +26,7 @@ describeWithData('teacher labelling', () => {
   });
 
   test('labels images with boxes, landmarks and unit embeddings, and resumes without relabelling', async () => {
-    const engine = await FaceEngine.create(await makeCascadeBundle({ flipAugment: false }), { providers: ['cpu'] });
+    const engine = await FaceEngine.create(await makeCascadeBundle(), { providers: ['cpu'] });
     try {
       const all = await listTrainingImages(DATA_DIR, ['lfw-train', 'celeba', 'scenes']);
       const items = [...all.filter((i) => i.source === 'lfw-train').slice(0, 3), ...all.filter((i) => i.source === 'celeba').slice(0, 2), all.find((i) => i.image === 'scenes/bbt1.jpg')!];

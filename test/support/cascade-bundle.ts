@@ -8,7 +8,7 @@ export async function makeCascadeBundle(options: { flipAugment?: boolean } = {})
     detector: dataPath('models', 'yunet_s_640_640.onnx'),
     recognizer: dataPath('models', 'mobilefacenet_128.onnx'),
     out,
-    flipAugment: options.flipAugment ?? true,
+    flipAugment: options.flipAugment ?? false,
   });
   return out;
 }

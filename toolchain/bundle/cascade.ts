@@ -39,7 +39,8 @@ export async function writeCascadeBundle(options: CascadeBundleOptions): Promise
   const recognizerSha = await addModelFile(out, options.recognizer, 'recognizer.onnx');
   const dim = options.embeddingDim ?? 128;
   const name = options.name ?? 'cascade-yunet-mobilefacenet';
-  const flip = options.flipAugment ?? true;
+  // Mirror averaging doubles the recognizer's cost for no measurable gain here (docs/BENCHMARKS.md).
+  const flip = options.flipAugment ?? false;
   return writeBundleFiles(
     out,
     {

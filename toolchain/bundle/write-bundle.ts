@@ -7,6 +7,7 @@ import { version as toolchainVersion } from '../../package.json';
 
 /** Copies `source` into the bundle folder as `name` and returns its sha256. */
 export async function addModelFile(outDir: string, source: string, name: string): Promise<string> {
+  await mkdir(outDir, { recursive: true });
   const target = join(outDir, name);
   await rm(target, { force: true });
   await copyFile(source, target);

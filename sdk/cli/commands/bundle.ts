@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
+import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
 import { parseNumber } from '../shared-options';
 
 interface CascadeOptions {
@@ -23,7 +24,7 @@ export function registerBundle(program: Command): void {
     .requiredOption('--out <dir>', 'bundle folder to write (keep it outside the repository or git-ignored)')
     .option('--name <name>', 'bundle name')
     .option('--size <px>', 'detector input side (640 for the fixed 640x640 YuNet)', '640')
-    .option('--no-flip', 'embed only the aligned face, not also its mirror image')
+    .option('--flip', 'also embed the mirrored face and average (twice the recognizer cost)', false)
     .option('--terms <text...>', 'terms of the third-party weights, written to MODEL_CARD.md')
     .action(async (o: CascadeOptions) => {
       const manifest = await writeCascadeBundle({
@@ -36,5 +37,16 @@ export function registerBundle(program: Command): void {
         ...(o.terms ? { terms: o.terms } : {}),
       });
       console.log(`wrote ${o.out} (${manifest.kind}, model id ${manifest.modelId})`);
+    });
+
+  bundle
+    .command('joint')
+    .description('check an exported joint model against its PyTorch reference in onnxruntime-node, then write it as a bundle')
+    .requiredOption('--from <dir>', 'training output folder (model.onnx, export.json, reference/)')
+    .requiredOption('--out <dir>', 'bundle folder to write')
+    .option('--name <name>', 'bundle name', 'jetface-joint')
+    .action(async (o: { from: string; out: string; name: string }) => {
+      const { manifest, check } = await writeJointBundle({ from: o.from, out: o.out, name: o.name });
+      console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, compared: check.compared, maxAbsDiff: check.maxAbsDiff }));
     });
 }

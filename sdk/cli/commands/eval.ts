@@ -33,7 +33,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--pairs <file>', 'pair list (name i j | name1 i name2 j), header line optional')
     .requiredOption('--root <dir>', 'image root: <root>/<name>/<name>_NNNN.jpg')
     .option('--canvas <px>', 'each image is centred on a square canvas of this side before detection', '160')
-    .option('--fill <mode>', `canvas border: ${CANVAS_FILLS.join(' | ')}`, 'edge')
+    .option('--fill <mode>', `canvas border: ${CANVAS_FILLS.join(' | ')}`, 'grey')
     .addOption(jsonOption())
     .action(async (o: VerifyOptions) => {
       const canvas = parseNumber('--canvas', o.canvas);

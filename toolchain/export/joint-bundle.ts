@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { BundleManifest } from '../../sdk/bundle/manifest';
+import { ContractError } from '../../sdk/errors';
+import { addModelFile, writeBundleFiles } from '../bundle/write-bundle';
+import { checkExport, type ExportCheck } from './check-export';
+
+/** What the trainer wrote beside model.onnx (export.json). */
+interface ExportInfo {
+  size: number;
+  top_k: number;
+  opset: number;
+  gflops: number;
+  params: number;
+}
+
+export interface JointBundleOptions {
+  /** The training output folder: model.onnx, export.json, reference/, train.log (optional). */
+  from: string;
+  out: string;
+  name?: string;
+  thresholds?: { detection?: number; nmsIou?: number; match?: number };
+  /** Measured numbers to record in the manifest and model card. */
+  metrics?: Record<string, number | string | boolean>;
+  description?: string;
+}
+
+/** Training data and terms that travel with every model trained on ../shared/data. */
+export const TRAINING_DATA = [
+  'LFW: only the 4,177 images of lfw/train_images.txt (no image of any evaluation pair list), as 90x90 crops',
+  'CelebA subset: 5,071 photos of 240 identities (celeba/identities.txt)',
+  'scenes/: 41 group photos',
+  'labels: boxes, landmarks and embeddings from the reference cascade teacher (YuNet 2023mar + MobileFaceNet)',
+];
+export const TRAINING_TERMS = [
+  'LFW (UMass Amherst): research use',
+  'CelebA: non-commercial research use only',
+  'scenes/ photos carry no stated license: test use only',
+  'Teacher models: YuNet (MIT / Apache-2.0); MobileFaceNet weights (Apache-2.0 repository, trained on MS1M-derived data, research)',
+];
+
+/**
+ * Checks an exported joint model against PyTorch in onnxruntime-node, then writes it as a
+ * bundle. A model that does not match its PyTorch reference is refused, not packaged.
+ */
+export async function writeJointBundle(options: JointBundleOptions): Promise<{ manifest: BundleManifest; check: ExportCheck }> {
+  const from = resolve(options.from);
+  const info = JSON.parse(await readFile(join(from, 'export.json'), 'utf8')) as ExportInfo;
+  const check = await checkExport(join(from, 'model.onnx'), join(from, 'reference'));
+  if (!check.passed) {
+    throw new ContractError(`${from}/model.onnx does not match PyTorch: max differences ${JSON.stringify(check.maxAbsDiff)} over ${check.compared} candidates, tolerance ${JSON.stringify(check.tolerance)}`);
+  }
+  const out = resolve(options.out);
+  const sha = await addModelFile(out, join(from, 'model.onnx'), 'model.onnx');
+  const name = options.name ?? 'jetface-joint';
+  const metrics = {
+    input_size: info.size,
+    gflops: info.gflops,
+    params: info.params,
+    export_max_abs_diff_scores: check.maxAbsDiff['scores'] ?? -1,
+    export_max_abs_diff_embeddings: check.maxAbsDiff['embeddings'] ?? -1,
+    ...options.metrics,
+  };
+  const manifest = await writeBundleFiles(
+    out,
+    {
+      format: 'jetface-bundle',
+      formatVersion: 1,
+      name,
+      kind: 'joint',
+      modelId: `${name}:${sha.slice(0, 12)}`,
+      precision: 'fp32',
+      embeddingDim: 128,
+      thresholds: { detection: 0.5, nmsIou: 0.4, match: 0.4, ...options.thresholds },
+      maxFaces: Math.min(200, info.top_k),
+      model: { file: 'model.onnx', sha256: sha },
+      input: { name: 'image', width: info.size, height: info.size, layout: 'nhwc', dtype: 'uint8', colorOrder: 'rgb' },
+      outputs: { scores: 'scores', boxes: 'boxes', landmarks: 'landmarks', embeddings: 'embeddings' },
+      topK: info.top_k,
+      provenance: { description: options.description ?? 'jetface joint single-pass model', trainingData: TRAINING_DATA, terms: TRAINING_TERMS },
+      metrics,
+    },
+    modelCard(name, info, check, metrics, options.description),
+  );
+  return { manifest, check };
+}
+
+function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string): string {
+  return `# ${name}
+
+${description ?? 'A jetface **joint** model: one pass over the frame gives every face (score, box, 5 landmarks) and its 128-D identity embedding.'}
+
+- Input: ${info.size}x${info.size} uint8 RGB, NHWC, letterboxed by the SDK; normalization inside the graph.
+- Outputs: top-${info.top_k} candidates (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
+- Size: ${info.params.toLocaleString('en-US')} parameters, ${info.gflops} GFLOPs at ${info.size}x${info.size}; ONNX opset ${info.opset}.
+- Trained by \`toolchain/train/train.py\` (L = L_det + λ·L_rec) on teacher labels from \`jetface label\`.
+- Export check against PyTorch in onnxruntime-node (${check.compared} candidates): max |Δ| ${Object.entries(check.maxAbsDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}.
+
+## Measured
+
+${Object.entries(metrics).map(([k, v]) => `- ${k}: ${String(v)}`).join('\n')}
+
+## Training data
+
+${TRAINING_DATA.map((t) => `- ${t}`).join('\n')}
+
+## Terms (they travel with these weights)
+
+${TRAINING_TERMS.map((t) => `- ${t}`).join('\n')}
+`;
+}
