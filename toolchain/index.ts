@@ -1,6 +1,6 @@
 /**
- * jetface toolchain: build-time tools that write model bundles (training, export and
- * quantization land here too).
+ * jetface toolchain: build-time tools that label training data, check exported models and
+ * write model bundles. Training itself is PyTorch (`toolchain/train/train.py`).
  *
  * @example
  * ```ts
@@ -10,3 +10,7 @@
  */
 export { writeCascadeBundle, type CascadeBundleOptions } from './bundle/cascade';
 export { writeBundleFiles, addModelFile } from './bundle/write-bundle';
+export { writeJointBundle, TRAINING_DATA, TRAINING_TERMS, type JointBundleOptions } from './export/joint-bundle';
+export { checkExport, EXPORT_TOLERANCE, type ExportCheck } from './export/check-export';
+export { labelImages, LFW_CANVAS, type ImageLabel, type FaceLabel, type LabelProgress } from './label/label-images';
+export { listTrainingImages, LABEL_SOURCES, type LabelItem, type LabelSource } from './label/sources';

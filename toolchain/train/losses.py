@@ -94,7 +94,7 @@ class JointLoss(nn.Module):
     """L = L_det + lambda * L_rec, or with `learned=True` uncertainty weighting (Kendall et al.,
     as JDE/FairMOT use): L = exp(-s_det) L_det + exp(-s_rec) L_rec + s_det + s_rec."""
 
-    def __init__(self, emb_dim: int, classes: int, lam: float = 1.0, learned: bool = False, arc_weight: float = 0.2, dist_weight: float = 4.0):
+    def __init__(self, emb_dim: int, classes: int, lam: float = 1.0, learned: bool = False, arc_weight: float = 0.5, dist_weight: float = 4.0):
         super().__init__()
         self.arc = ArcMargin(emb_dim, classes)
         self.lam, self.learned, self.arc_weight, self.dist_weight = lam, learned, arc_weight, dist_weight
@@ -104,6 +104,7 @@ class JointLoss(nn.Module):
     def forward(self, outs, targets, size: int) -> tuple[torch.Tensor, dict[str, float]]:
         cls_l, box_l, kps_l, dist_l = [], [], [], []
         arc_emb, arc_lab = [], []
+        rel_s, rel_t = [], []
         npos = sum(float((t['cls'] == 1).sum()) for t in targets)
         npos = max(npos, 1.0)
         for (cls, box, kps, emb), t, s in zip(outs, targets, STRIDES):
@@ -123,6 +124,8 @@ class JointLoss(nn.Module):
                 kps_l.append((F.smooth_l1_loss(pm / fsz, t['kps'][pos] / fsz, beta=0.02, reduction='none').sum(1)).sum() / npos)
                 pe = F.normalize(emb.permute(0, 2, 3, 1)[pos], dim=1)
                 dist_l.append((1 - (pe * t['emb'][pos]).sum(1)).sum() / npos)
+                rel_s.append(pe)
+                rel_t.append(t['emb'][pos])
                 has_id = t['ident'][pos] >= 0
                 if has_id.any():
                     arc_emb.append(pe[has_id])
@@ -133,13 +136,22 @@ class JointLoss(nn.Module):
         l_kps = sum(kps_l) if kps_l else zero
         l_dist = sum(dist_l) if dist_l else zero
         l_arc = self.arc(torch.cat(arc_emb), torch.cat(arc_lab)) if arc_emb else zero
+        # Relational distillation: the student's cosine matrix over the batch's faces should be the
+        # teacher's. Unlike per-face cosine it cannot be met by one shared direction.
+        spread = 0.0
+        if rel_s:
+            s_all, t_all = torch.cat(rel_s), torch.cat(rel_t)
+            l_rel = F.mse_loss(s_all @ s_all.T, t_all @ t_all.T) * 10.0
+            spread = float((s_all @ s_all.T).mean())
+        else:
+            l_rel = zero
         l_det = l_cls + 2.0 * l_box + 1.0 * l_kps
-        l_rec = self.dist_weight * l_dist + self.arc_weight * l_arc
+        l_rec = self.dist_weight * l_dist + self.arc_weight * l_arc + l_rel
         if self.learned:
             total = torch.exp(-self.s_det) * l_det + torch.exp(-self.s_rec) * l_rec + self.s_det + self.s_rec
         else:
             total = l_det + self.lam * l_rec
-        parts = dict(cls=float(l_cls), box=float(l_box), kps=float(l_kps), dist=float(l_dist), arc=float(l_arc), det=float(l_det), rec=float(l_rec))
+        parts = dict(cls=float(l_cls), box=float(l_box), kps=float(l_kps), dist=float(l_dist), arc=float(l_arc), rel=float(l_rel), spread=spread, det=float(l_det), rec=float(l_rec))
         return total, parts
 
 

@@ -25,7 +25,7 @@ from losses import JointLoss, build_targets  # noqa: E402
 from model import JointNet, normalize_input  # noqa: E402
 
 CONFIGS = {
-    'smoke': dict(size=160, batch=4, steps=30, lr=3e-3, export_size=320, width=1, checkpoint_every=10),
+    'smoke': dict(size=160, batch=4, steps=60, lr=3e-3, export_size=320, width=1, checkpoint_every=10),
     'cpu': dict(size=320, batch=12, steps=5000, lr=3e-3, export_size=640, width=1, checkpoint_every=100),
     'gpu': dict(size=384, batch=64, steps=40000, lr=2e-3, export_size=640, width=2, checkpoint_every=1000),
 }
@@ -42,10 +42,14 @@ def main() -> None:
     ap.add_argument('--learned-weights', action='store_true', help='uncertainty weighting instead of a fixed lambda')
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--export-only', action='store_true', help='export the latest checkpoint (or final weights) without training')
+    ap.add_argument('--export-size', type=int, help='input side of the exported graph (default: the config\'s)')
     args = ap.parse_args()
     cfg = dict(CONFIGS[args.config])
     if args.steps:
         cfg['steps'] = args.steps
+    if args.export_size:
+        cfg['export_size'] = args.export_size
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -66,6 +70,12 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg['lr'], total_steps=cfg['steps'], pct_start=0.05)
 
     ckpt_path = out / 'checkpoint.pt'
+    if args.export_only:
+        source = out / 'weights.pt' if (out / 'weights.pt').exists() else ckpt_path
+        net.load_state_dict(torch.load(source, map_location='cpu')['net'])
+        net.eval().cpu()
+        log({'event': 'exported', 'from': str(source), **export_onnx(net, out, cfg['export_size'], args.data, samples)})
+        return
     step = 0
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device)
