@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { DetectionMetrics } from '../sdk/eval/detection';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, describeWithData, tempDir } from './support/data';
 
@@ -56,18 +57,8 @@ interface DetectJson {
   faces: FaceJson[];
 }
 
-interface DetectEvalJson {
-  images: number;
-  groundTruth: number;
-  detections: number;
-  truePositives: number;
-  falsePositives: number;
-  falseNegatives: number;
-  precision: number;
-  recall: number;
-  ap: number;
-  iouThreshold: number;
-}
+/** `eval detect --json` prints the metrics object plus the bundle name and ignored boxes. */
+type DetectEvalJson = DetectionMetrics & { bundle: string; ignoredBoxes: number };
 
 interface VerifyJson {
   pairs: number;

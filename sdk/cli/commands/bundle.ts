@@ -45,8 +45,16 @@ export function registerBundle(program: Command): void {
     .requiredOption('--from <dir>', 'training output folder (model.onnx, export.json, reference/)')
     .requiredOption('--out <dir>', 'bundle folder to write')
     .option('--name <name>', 'bundle name', 'jetface-joint')
-    .action(async (o: { from: string; out: string; name: string }) => {
-      const { manifest, check } = await writeJointBundle({ from: o.from, out: o.out, name: o.name });
+    .option('--detection-threshold <p>', "the bundle's default minimum face score", '0.5')
+    .option('--description <text>', 'first paragraph of the model card')
+    .action(async (o: { from: string; out: string; name: string; detectionThreshold: string; description?: string }) => {
+      const { manifest, check } = await writeJointBundle({
+        from: o.from,
+        out: o.out,
+        name: o.name,
+        thresholds: { detection: parseNumber('--detection-threshold', o.detectionThreshold) },
+        ...(o.description ? { description: o.description } : {}),
+      });
       console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, compared: check.compared, maxAbsDiff: check.maxAbsDiff }));
     });
 }
