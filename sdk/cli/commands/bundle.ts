@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
 import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
+import { InvalidArgumentError } from '../../errors';
 import { parseNumber } from '../shared-options';
 
 interface CascadeOptions {
@@ -47,13 +48,22 @@ export function registerBundle(program: Command): void {
     .option('--name <name>', 'bundle name', 'jetface-joint')
     .option('--detection-threshold <p>', "the bundle's default minimum face score", '0.5')
     .option('--description <text>', 'first paragraph of the model card')
-    .action(async (o: { from: string; out: string; name: string; detectionThreshold: string; description?: string }) => {
+    .option('--metric <key=value...>', 'a measured number to record in the manifest and model card (repeatable)')
+    .action(async (o: { from: string; out: string; name: string; detectionThreshold: string; description?: string; metric?: string[] }) => {
+      const metrics = Object.fromEntries(
+        (o.metric ?? []).map((kv) => {
+          const [key, value] = kv.split('=', 2);
+          if (!key || value === undefined) throw new InvalidArgumentError('--metric', 'key=value', kv);
+          return [key, Number.isFinite(Number(value)) ? Number(value) : value];
+        }),
+      );
       const { manifest, check } = await writeJointBundle({
         from: o.from,
         out: o.out,
         name: o.name,
         thresholds: { detection: parseNumber('--detection-threshold', o.detectionThreshold) },
         ...(o.description ? { description: o.description } : {}),
+        metrics,
       });
       console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, compared: check.compared, maxAbsDiff: check.maxAbsDiff }));
     });
