@@ -119,7 +119,7 @@ class MosaicDataset:
         img = read_image(self.data_root, sample)
         w, h = img.size
         # Scale so the image covers the cell at a random zoom (faces from tiny to large).
-        scale = max(cw / w, ch / h) * math.exp(r.uniform(-0.9, 0.5))
+        scale = max(cw / w, ch / h) * math.exp(r.uniform(-1.6, 0.5))
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         img = img.resize((nw, nh), Image.BILINEAR)
         flip = r.random() < 0.5
@@ -145,7 +145,7 @@ class MosaicDataset:
             marks = marks + np.array([ox + x0, oy + y0], np.float32)
             # Keep faces mostly inside their cell; drop tiny ones (below what the teacher sees reliably).
             vis = _clip_area(box, x0, y0, x0 + cw, y0 + ch) / max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
-            if vis < 0.6 or min(box[2] - box[0], box[3] - box[1]) < 8:
+            if vis < 0.6 or min(box[2] - box[0], box[3] - box[1]) < 6:
                 if vis > 0.2:
                     faces.append(Face(box, marks, f.emb, -2))  # partly visible: ignored in loss, not negative
                 continue

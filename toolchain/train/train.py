@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument('--learned-weights', action='store_true', help='uncertainty weighting instead of a fixed lambda')
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--init', help='start from these weights (weights.pt or checkpoint.pt of an earlier run) with a fresh schedule')
     ap.add_argument('--export-only', action='store_true', help='export the latest checkpoint (or final weights) without training')
     ap.add_argument('--export-size', type=int, help='input side of the exported graph (default: the config\'s)')
     args = ap.parse_args()
@@ -77,6 +78,9 @@ def main() -> None:
         log({'event': 'exported', 'from': str(source), **export_onnx(net, out, cfg['export_size'], args.data, samples)})
         return
     step = 0
+    if args.init and not ckpt_path.exists():
+        net.load_state_dict(torch.load(args.init, map_location=device)['net'])
+        log({'event': 'initialized', 'from': args.init})
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device)
         net.load_state_dict(ckpt['net'])

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { InvalidArgumentError } from '../../errors';
 import { loadImageFrame } from '../../image/decode';
 import { addEngineOptions, jsonOption, openEngine, parseNumber, round, type EngineCliOptions } from '../shared-options';
 
@@ -18,6 +19,7 @@ export function registerBench(program: Command): void {
     .argument('<images...>', 'image files')
     .action(async (images: string[], o: BenchOptions) => {
       const runs = parseNumber('--runs', o.runs);
+      if (!Number.isInteger(runs) || runs < 1) throw new InvalidArgumentError('--runs', 'an integer ≥ 1', o.runs);
       const engine = await openEngine(o);
       try {
         let baselineMs: number | undefined; // the first image's median: later images report their cost relative to it
