@@ -278,6 +278,20 @@ describeWithData('jetface CLI', () => {
     TEST_TIMEOUT,
   );
 
+  test(
+    'bench engine --baseline times a second bundle in the same process and reports the speed-up',
+    () => {
+      const defaultBundle = resolve(PROJECT_ROOT, 'models', 'jetface-s');
+      const r = jetface('bench', 'engine', '--bundle', defaultBundle, '--baseline', bundle, '--runs', '3', '--json', dataPath('scenes', 'two_people.jpg'));
+      expectOk(r);
+      const b = jsonLines(r)[0] as BenchJson & { baseline: { bundle: string; faces: number; median_ms: number }; speedup_vs_baseline: number };
+      expect(b.baseline.bundle).toMatch(/cascade/);
+      expect(b.baseline.faces).toBe(2);
+      expect(b.speedup_vs_baseline).toBeCloseTo(b.baseline.median_ms / b.median_ms, 2);
+    },
+    TEST_TIMEOUT,
+  );
+
   describe('errors', () => {
     test(
       'a missing bundle folder exits 1 with E_BUNDLE_NOT_FOUND',

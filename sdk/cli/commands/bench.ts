@@ -1,12 +1,35 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors';
+import type { FaceEngine } from '../../engine/face-engine';
 import { loadImageFrame } from '../../image/decode';
+import type { Frame } from '../../types';
 import { addEngineOptions, jsonOption, openEngine, parseNumber, round, type EngineCliOptions } from '../shared-options';
 
 interface BenchOptions extends EngineCliOptions {
   runs: string;
   json?: boolean;
+  baseline?: string;
+}
+
+interface Timing {
+  totals: number[];
+  stages: Map<string, number[]>;
+  faces: number;
+}
+
+/** Two warm-up calls, then `runs` timed calls of detect() on one frame. */
+async function timeDetect(engine: FaceEngine, frame: Frame, runs: number): Promise<Timing> {
+  for (let i = 0; i < 2; i++) await engine.detect(frame);
+  const timing: Timing = { totals: [], stages: new Map(), faces: 0 };
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    const r = await engine.detectWithTimings(frame);
+    timing.totals.push(Number(process.hrtime.bigint() - t) / 1e6);
+    timing.faces = r.faces.length;
+    for (const [k, v] of Object.entries(r.timings)) timing.stages.set(k, [...(timing.stages.get(k) ?? []), v]);
+  }
+  return timing;
 }
 
 /** `jetface bench engine`: per-image detect() latency, median and p90 over N runs after warm-up. */
@@ -15,28 +38,24 @@ export function registerBench(program: Command): void {
   addEngineOptions(bench.command('engine'))
     .description('median and p90 milliseconds of detect() per image, the split between stages, and each median relative to the first image\'s')
     .option('--runs <n>', 'timed runs per image (after 2 warm-up runs)', '20')
+    .option('--baseline <dir>', 'also time this bundle on each image in the same process and report the speed-up against it')
     .addOption(jsonOption())
     .argument('<images...>', 'image files')
     .action(async (images: string[], o: BenchOptions) => {
       const runs = parseNumber('--runs', o.runs);
       if (!Number.isInteger(runs) || runs < 1) throw new InvalidArgumentError('--runs', 'an integer ≥ 1', o.runs);
       const engine = await openEngine(o);
+      const baseline = o.baseline ? await openEngine({ bundle: o.baseline, ...(o.providers ? { providers: o.providers } : {}), ...(o.threads ? { threads: o.threads } : {}) }).catch(async (e: unknown) => {
+        await engine.close();
+        throw e;
+      }) : undefined;
       try {
         let baselineMs: number | undefined; // the first image's median: later images report their cost relative to it
         if (!o.json) console.log(`bundle ${engine.info.name} (${engine.info.kind}, ${engine.info.precision}) on ${engine.info.provider}, ${runs} runs per image`);
         for (const image of images) {
           const frame = await loadImageFrame(image);
-          for (let i = 0; i < 2; i++) await engine.detect(frame);
-          const totals: number[] = [];
-          const stages = new Map<string, number[]>();
-          let faces = 0;
-          for (let i = 0; i < runs; i++) {
-            const t = process.hrtime.bigint();
-            const r = await engine.detectWithTimings(frame);
-            totals.push(Number(process.hrtime.bigint() - t) / 1e6);
-            faces = r.faces.length;
-            for (const [k, v] of Object.entries(r.timings)) stages.set(k, [...(stages.get(k) ?? []), v]);
-          }
+          const { totals, stages, faces } = await timeDetect(engine, frame, runs);
+          const base = baseline ? await timeDetect(baseline, frame, runs) : undefined;
           const stageMedians = Object.fromEntries([...stages].map(([k, v]) => [k, round(percentile(v, 50))]));
           const report = {
             image: basename(image),
@@ -50,15 +69,19 @@ export function registerBench(program: Command): void {
             stages_median_ms: stageMedians,
             ...(engine.info.kind === 'cascade' && faces > 0 ? { recognizer_ms_per_face: round((stageMedians['recognizer'] ?? 0) / faces) } : {}),
             provider: engine.info.provider,
+            ...(base && baseline
+              ? { baseline: { bundle: baseline.info.name, faces: base.faces, median_ms: round(percentile(base.totals, 50)) }, speedup_vs_baseline: round(percentile(base.totals, 50) / percentile(totals, 50), 3) }
+              : {}),
           };
           if (o.json) console.log(JSON.stringify(report));
           else {
             const split = Object.entries(stageMedians).map(([k, v]) => `${k} ${v}`).join(', ');
             console.log(`${report.image} ${frame.width}x${frame.height}: ${faces} faces, median ${report.median_ms} ms (${report.ratio_vs_first}x the first image), p90 ${report.p90_ms} ms (${split})`);
+            if (report.baseline) console.log(`  baseline ${report.baseline.bundle}: ${report.baseline.faces} faces, median ${report.baseline.median_ms} ms; speed-up ${report.speedup_vs_baseline}x`);
           }
         }
       } finally {
-        await engine.close();
+        await Promise.all([engine.close(), baseline?.close()]);
       }
     });
 }
