@@ -21,8 +21,7 @@ export function placeOnCanvas(crop: Frame, size: number, fill: CanvasFill): Fram
   if (!Number.isInteger(size) || size < Math.max(crop.width, crop.height)) {
     throw new InvalidArgumentError('canvas size', `an integer ≥ the crop's larger side (${Math.max(crop.width, crop.height)})`, size);
   }
-  const ox = Math.floor((size - crop.width) / 2);
-  const oy = Math.floor((size - crop.height) / 2);
+  const { offsetX: ox, offsetY: oy } = canvasOffset(crop, size);
   const data = new Uint8Array(size * size * 3);
   if (fill === 'grey') data.fill(128);
   for (let y = 0; y < size; y++) {
@@ -41,4 +40,9 @@ export function placeOnCanvas(crop: Frame, size: number, fill: CanvasFill): Fram
     }
   }
   return { ...crop, data, width: size, height: size };
+}
+
+/** Where {@link placeOnCanvas} puts the crop's top-left corner (so labels can be mapped back). */
+export function canvasOffset(crop: Pick<Frame, 'width' | 'height'>, size: number): { offsetX: number; offsetY: number } {
+  return { offsetX: Math.floor((size - crop.width) / 2), offsetY: Math.floor((size - crop.height) / 2) };
 }

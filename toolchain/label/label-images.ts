@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FaceEngine } from '../../sdk/engine/face-engine';
-import { placeOnCanvas } from '../../sdk/eval/canvas';
+import { canvasOffset, placeOnCanvas } from '../../sdk/eval/canvas';
 import { loadImageFrame } from '../../sdk/image/decode';
 import type { Face } from '../../sdk/types';
 import type { LabelItem } from './sources';
@@ -84,8 +84,7 @@ async function labelOne(engine: FaceEngine, dataRoot: string, item: LabelItem): 
   let frame = await loadImageFrame(join(dataRoot, item.image));
   let canvas: ImageLabel['canvas'];
   if (item.source === 'lfw-train') {
-    const offsetX = Math.floor((LFW_CANVAS - frame.width) / 2);
-    const offsetY = Math.floor((LFW_CANVAS - frame.height) / 2);
+    const { offsetX, offsetY } = canvasOffset(frame, LFW_CANVAS);
     frame = placeOnCanvas(frame, LFW_CANVAS, 'edge');
     canvas = { size: LFW_CANVAS, fill: 'edge', offsetX, offsetY };
   }

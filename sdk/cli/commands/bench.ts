@@ -27,7 +27,11 @@ async function timeDetect(engine: FaceEngine, frame: Frame, runs: number): Promi
     const r = await engine.detectWithTimings(frame);
     timing.totals.push(Number(process.hrtime.bigint() - t) / 1e6);
     timing.faces = r.faces.length;
-    for (const [k, v] of Object.entries(r.timings)) timing.stages.set(k, [...(timing.stages.get(k) ?? []), v]);
+    for (const [k, v] of Object.entries(r.timings)) {
+      const list = timing.stages.get(k) ?? [];
+      list.push(v);
+      timing.stages.set(k, list);
+    }
   }
   return timing;
 }
