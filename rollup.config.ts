@@ -25,8 +25,8 @@ const config: RollupOptions[] = [
     ],
   },
   {
-    // The CLI and the inference worker are CommonJS files of their own.
-    input: { cli: 'sdk/cli/main.ts', 'engine-worker': 'sdk/engine/worker-entry.ts' },
+    // The CLI and the workers (inference; TensorRT engine builds) are CommonJS files of their own.
+    input: { cli: 'sdk/cli/main.ts', 'engine-worker': 'sdk/engine/worker-entry.ts', 'engine-build-worker': 'toolchain/engine/prebuild-worker.ts' },
     external,
     plugins,
     output: { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'chunks/[name]-[hash].cjs' },

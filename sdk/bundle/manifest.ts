@@ -52,12 +52,14 @@ const provenance = z.strictObject({
   createdAt: z.iso.datetime().optional(),
 });
 
+const modelId = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - (1 to 100)');
+
 const common = {
   format: z.literal('jetface-bundle'),
   formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
   name: z.string().min(1).max(100),
   /** Identifies the embedding space: a gallery refuses to mix embeddings of different model ids. */
-  modelId: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - (1 to 100)'),
+  modelId,
   precision: z.enum(['fp32', 'fp16', 'int8-qdq-tensorrt', 'int8-qdq-cpu']),
   embeddingDim: z.number().int().min(8).max(4096),
   thresholds,
@@ -89,6 +91,19 @@ const cascadeManifest = z.strictObject({
   }),
 });
 
+/** How a reduced-precision bundle was made from its float source (written by `jetface model quantize`). */
+const quantization = z.strictObject({
+  target: z.enum(['tensorrt', 'cpu', 'fp16']),
+  /** The float bundle it was made from: embeddings stay comparable only within one model id. */
+  sourceModelId: modelId,
+  method: z.enum(['minmax', 'percentile', 'entropy']).optional(),
+  percentile: z.number().gt(50).max(100).optional(),
+  calibrationImages: z.number().int().min(0).max(1_000_000).optional(),
+  calibrationFile: bundleFile.optional(),
+  /** Conv layers left in float because quantizing them cost the most accuracy. */
+  floatLayers: z.array(z.string().max(300)).max(10_000).default([]),
+});
+
 const jointManifest = z.strictObject({
   ...common,
   kind: z.literal('joint'),
@@ -97,6 +112,7 @@ const jointManifest = z.strictObject({
   outputs: z.strictObject({ scores: tensorName, boxes: tensorName, landmarks: tensorName, embeddings: tensorName }),
   /** Candidates the graph emits (in-graph TopK). */
   topK: z.number().int().min(1).max(10000),
+  quantization: quantization.optional(),
 });
 
 const manifestSchema = z.discriminatedUnion('kind', [cascadeManifest, jointManifest]);

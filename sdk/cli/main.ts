@@ -7,6 +7,7 @@ import { registerBundle } from './commands/bundle';
 import { registerDetect } from './commands/detect';
 import { registerEval } from './commands/eval';
 import { registerLabel } from './commands/label';
+import { registerModel } from './commands/model';
 
 /** The `jetface` command line. Exit status: 0 ok, 1 a jetface error (its code printed), 2 usage. */
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBench(program);
   registerBundle(program);
   registerLabel(program);
+  registerModel(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -7,6 +7,7 @@ import type { Face, Frame } from '../types';
 import type { FromWorker, ToWorker } from './protocol';
 import { DEFAULT_PROVIDER_ORDER, validateProviderOrder, type ExecutionProviderName, type ProviderAttempt } from './providers';
 import type { StageTimings } from './runner';
+import { defaultEngineCacheRoot, findCalibrationTable, tensorrtOptions, type TensorRtChoice, type TensorRtProviderOptions } from './tensorrt-options';
 import { workerScript } from './worker-script';
 
 /** Options for {@link FaceEngine.create}. */
@@ -23,6 +24,12 @@ export interface FaceEngineOptions {
   warmup?: boolean;
   /** Check model files against the manifest's sha256. Default true. */
   verifyChecksums?: boolean;
+  /**
+   * TensorRT builder choices (fp16, int8, workspace, DLA) and the engine cache root (default:
+   * ~/.cache/jetface/tensorrt, where `jetface model engine` prebuilds). Used when the tensorrt
+   * provider is tried; only an onnxruntime-node built as docs/jetson.md says passes them on.
+   */
+  tensorrt?: TensorRtChoice & { cacheRoot?: string };
 }
 
 /** What the engine is running, for logs and `jetface doctor`. */
@@ -95,12 +102,15 @@ export class FaceEngine {
     const minScore = options.minScore ?? bundle.manifest.thresholds.detection;
     if (!(minScore >= 0 && minScore <= 1)) throw new InvalidArgumentError('options.minScore', 'a number in 0..1', options.minScore);
 
+    // Only when asked: an explicit TensorRT choice the bundle cannot honour is a configuration error.
+    const tensorrt = options.tensorrt && providers.includes('tensorrt') ? await tensorrtSessionOptions(bundle, options.tensorrt) : undefined;
+
     const script = workerScript();
     const worker = new Worker(script.file, { execArgv: script.execArgv });
     const ready = await waitForReady(worker, script.file, callerStack, {
       type: 'init',
       bundle,
-      settings: { providers, deviceId, threads },
+      settings: { providers, deviceId, threads, ...(tensorrt ? { tensorrt } : {}) },
       warmup: options.warmup ?? true,
     }).catch(async (error: unknown) => {
       await worker.terminate();
@@ -214,4 +224,15 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
     throw new InvalidArgumentError(name, `an integer in ${min}..${max}`, value);
   }
   return value;
+}
+
+/** TensorRT EP options per model file, with the engine cache shared with `jetface model engine`. */
+async function tensorrtSessionOptions(bundle: ModelBundle, choice: TensorRtChoice & { cacheRoot?: string }): Promise<Record<string, TensorRtProviderOptions>> {
+  const table = await findCalibrationTable(bundle.dir);
+  const setup = tensorrtOptions(bundle, {
+    ...choice,
+    cacheRoot: choice.cacheRoot ?? defaultEngineCacheRoot(),
+    ...(table && (choice.int8 ?? false) ? { calibrationTable: table } : {}),
+  });
+  return Object.fromEntries(setup.models.map((m) => [m.path, m.providerOptions]));
 }

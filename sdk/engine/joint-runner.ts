@@ -6,7 +6,7 @@ import type { Box, Face, Frame, Landmarks } from '../types';
 import { l2Normalize } from './align';
 import { checkModelContract } from './contract';
 import { nonMaxSuppression } from './nms';
-import { resizeForModel, toFrameCoordinates, toInputTensor } from './preprocess';
+import { resizeForModel, toFrameCoordinates, toInputTensor, type ResizedImage } from './preprocess';
 import { blankFrame, elapsedMs, type DetectOutput, type FaceRunner } from './runner';
 import { openSession, type SessionSettings } from './session';
 
@@ -19,7 +19,7 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
   const manifest = bundle.manifest as JointManifest;
   const path = bundle.modelFiles[0]!.path;
   const opened = await openSession(path, settings);
-  const { outputs, input, topK, embeddingDim } = manifest;
+  const { outputs, input } = manifest;
   try {
     checkModelContract(opened.session, path, input, [outputs.scores, outputs.boxes, outputs.landmarks, outputs.embeddings]);
   } catch (error) {
@@ -44,26 +44,7 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
       timings['model'] = elapsedMs(t);
 
       t = process.hrtime.bigint();
-      for (const name of Object.values(outputs)) {
-        if (out[name]!.type !== 'float32') throw new ContractError(`${path}: output "${name}" is ${out[name]!.type}, the joint contract needs float32`);
-      }
-      const scores = out[outputs.scores]!.data as Float32Array;
-      const boxes = out[outputs.boxes]!.data as Float32Array;
-      const marks = out[outputs.landmarks]!.data as Float32Array;
-      const embeddings = out[outputs.embeddings]!.data as Float32Array;
-      if (scores.length !== topK || boxes.length !== topK * 4 || marks.length !== topK * 10 || embeddings.length !== topK * embeddingDim) {
-        throw new ContractError(`${path}: outputs hold ${scores.length} scores / ${embeddings.length} embedding values, the manifest promises topK ${topK} and dimension ${embeddingDim}`);
-      }
-      const kept: number[] = [];
-      for (let k = 0; k < topK; k++) if (scores[k]! >= minScore) kept.push(k);
-      const candidateBoxes = kept.map((k) => Array.from(boxes.subarray(k * 4, k * 4 + 4)) as Box);
-      const keep = nonMaxSuppression(candidateBoxes, kept.map((k) => scores[k]!), manifest.thresholds.nmsIou, manifest.maxFaces);
-      const faces: Face[] = keep.map((i) => {
-        const k = kept[i]!;
-        const landmarks = [0, 1, 2, 3, 4].map((p) => [marks[k * 10 + 2 * p]!, marks[k * 10 + 2 * p + 1]!]) as Landmarks;
-        const face = toFrameCoordinates({ box: candidateBoxes[i]!, score: scores[k]!, landmarks }, resized.scaleX, resized.scaleY, frame);
-        return { ...face, embedding: l2Normalize(embeddings.slice(k * embeddingDim, (k + 1) * embeddingDim)) };
-      });
+      const faces = decodeJointOutputs(out, manifest, resized, frame, minScore, path);
       timings['decode'] = elapsedMs(t);
       return { faces, timings };
     },
@@ -72,4 +53,39 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
     },
   };
   return runner;
+}
+
+/**
+ * The joint graph's top-K outputs -> faces in frame pixels: score threshold, NMS, landmarks and
+ * unit embeddings of the survivors. Checks output types and sizes against the manifest.
+ */
+export function decodeJointOutputs(
+  out: Record<string, ort.Tensor>,
+  manifest: JointManifest,
+  resized: ResizedImage,
+  frame: Pick<Frame, 'width' | 'height'>,
+  minScore: number,
+  path: string,
+): Face[] {
+  const { outputs, topK, embeddingDim } = manifest;
+  for (const name of Object.values(outputs)) {
+    if (out[name]?.type !== 'float32') throw new ContractError(`${path}: output "${name}" is ${out[name]?.type ?? 'missing'}, the joint contract needs float32`);
+  }
+  const scores = out[outputs.scores]!.data as Float32Array;
+  const boxes = out[outputs.boxes]!.data as Float32Array;
+  const marks = out[outputs.landmarks]!.data as Float32Array;
+  const embeddings = out[outputs.embeddings]!.data as Float32Array;
+  if (scores.length !== topK || boxes.length !== topK * 4 || marks.length !== topK * 10 || embeddings.length !== topK * embeddingDim) {
+    throw new ContractError(`${path}: outputs hold ${scores.length} scores / ${embeddings.length} embedding values, the manifest promises topK ${topK} and dimension ${embeddingDim}`);
+  }
+  const kept: number[] = [];
+  for (let k = 0; k < topK; k++) if (scores[k]! >= minScore) kept.push(k);
+  const candidateBoxes = kept.map((k) => Array.from(boxes.subarray(k * 4, k * 4 + 4)) as Box);
+  const keep = nonMaxSuppression(candidateBoxes, kept.map((k) => scores[k]!), manifest.thresholds.nmsIou, manifest.maxFaces);
+  return keep.map((i) => {
+    const k = kept[i]!;
+    const landmarks = [0, 1, 2, 3, 4].map((p) => [marks[k * 10 + 2 * p]!, marks[k * 10 + 2 * p + 1]!]) as Landmarks;
+    const face = toFrameCoordinates({ box: candidateBoxes[i]!, score: scores[k]!, landmarks }, resized.scaleX, resized.scaleY, frame);
+    return { ...face, embedding: l2Normalize(embeddings.slice(k * embeddingDim, (k + 1) * embeddingDim)) };
+  });
 }

@@ -31,7 +31,12 @@ export function validateProviderOrder(order: unknown): ExecutionProviderName[] {
  * the few operators it cannot place still run; the attempt's provider is the one that matters.
  * The JS binding passes only `deviceId` to TensorRT/CUDA (see docs/jetson.md).
  */
-export function onnxProviderList(provider: ExecutionProviderName, deviceId: number): (string | { name: string; deviceId: number })[] {
+export function onnxProviderList(
+  provider: ExecutionProviderName,
+  deviceId: number,
+  tensorrt?: Readonly<{ name: 'tensorrt'; deviceId: number }>,
+): (string | Readonly<{ name: string; deviceId: number }>)[] {
   if (provider === 'cpu') return ['cpu'];
+  if (provider === 'tensorrt' && tensorrt) return [tensorrt, 'cpu'];
   return [{ name: provider, deviceId }, 'cpu'];
 }

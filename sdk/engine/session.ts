@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { ModelLoadError, ProviderUnavailableError, errorMessage } from '../errors';
 import { onnxProviderList, type ExecutionProviderName, type ProviderAttempt } from './providers';
+import type { TensorRtProviderOptions } from './tensorrt-options';
 
 /** Options that shape every onnxruntime session the engine opens. */
 export interface SessionSettings {
@@ -8,6 +9,8 @@ export interface SessionSettings {
   deviceId: number;
   /** Intra-op threads for the CPU provider (0 lets onnxruntime decide). */
   threads: number;
+  /** TensorRT EP options per model file path (engine cache, precision, profile shapes). */
+  tensorrt?: Record<string, TensorRtProviderOptions>;
 }
 
 // A provider that cannot load is an expected outcome here (its reason is kept in the attempt
@@ -29,7 +32,7 @@ export async function openSession(modelPath: string, settings: SessionSettings):
   const attempts: ProviderAttempt[] = [];
   for (const provider of settings.providers) {
     const options: ort.InferenceSession.SessionOptions = {
-      executionProviders: onnxProviderList(provider, settings.deviceId) as NonNullable<ort.InferenceSession.SessionOptions['executionProviders']>,
+      executionProviders: onnxProviderList(provider, settings.deviceId, settings.tensorrt?.[modelPath]) as NonNullable<ort.InferenceSession.SessionOptions['executionProviders']>,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(settings.threads > 0 ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),

@@ -17,7 +17,7 @@ from data import read_image
 from model import JointExport, JointNet
 
 TOP_K = 200
-OPSET = 13
+OPSET = {'dense': 13, 'aligned': 16}  # GridSample is opset 16
 
 
 def export_onnx(net: JointNet, out: Path, size: int, data_root: str, samples) -> dict:
@@ -27,7 +27,7 @@ def export_onnx(net: JointNet, out: Path, size: int, data_root: str, samples) ->
     onnx_path = out / 'model.onnx'
     with torch.no_grad():
         ref = model(x)
-        torch.onnx.export(model, (x,), str(onnx_path), opset_version=OPSET, input_names=['image'],
+        torch.onnx.export(model, (x,), str(onnx_path), opset_version=OPSET[net.embedding], input_names=['image'],
                           output_names=['scores', 'boxes', 'landmarks', 'embeddings'], do_constant_folding=True)
     refdir = out / 'reference'
     refdir.mkdir(exist_ok=True)
@@ -37,8 +37,8 @@ def export_onnx(net: JointNet, out: Path, size: int, data_root: str, samples) ->
         t.numpy().astype(np.float32).tofile(refdir / f'{name}.f32')
     meta = {'input': {'name': 'image', 'shape': [1, size, size, 3]}, 'outputs': {n: list(t.shape) for n, t in zip(names, ref)}}
     (refdir / 'reference.json').write_text(json.dumps(meta, indent=2))
-    flops = count_flops(net, size)
-    info = {'onnx': str(onnx_path), 'size': size, 'top_k': TOP_K, 'opset': OPSET, 'gflops': round(flops / 1e9, 3),
+    flops = count_flops(net, size, TOP_K)
+    info = {'onnx': str(onnx_path), 'size': size, 'top_k': TOP_K, 'opset': OPSET[net.embedding], 'embedding': net.embedding, 'gflops': round(flops / 1e9, 3),
             'params': sum(p.numel() for p in net.parameters()), 'bytes': onnx_path.stat().st_size}
     (out / 'export.json').write_text(json.dumps(info, indent=2))
     return info
@@ -55,8 +55,9 @@ def reference_image(data_root: str, samples, size: int) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 
-def count_flops(net: JointNet, size: int) -> float:
-    """Multiply-adds x2 of every Conv2d at this input size (the heads and the backbone are all conv)."""
+def count_flops(net: JointNet, size: int, top_k: int) -> float:
+    """Multiply-adds x2 of every Conv2d at this input size (the heads and the backbone are all conv), with the
+    aligned design's head run on all top-K candidates as the exported graph does."""
     total = 0.0
 
     def hook(mod, inp, out):
@@ -66,7 +67,9 @@ def count_flops(net: JointNet, size: int) -> float:
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():
-        net(torch.zeros(1, 3, size, size))
+        _, roi_source = net(torch.zeros(1, 3, size, size))
+        if net.embedding == 'aligned':
+            net.embed_faces(roi_source, torch.zeros(1, top_k, 5, 2))
     for h in handles:
         h.remove()
     return total

@@ -101,10 +101,11 @@ class JointLoss(nn.Module):
         self.s_det = nn.Parameter(torch.tensor(0.0))
         self.s_rec = nn.Parameter(torch.tensor(0.0))
 
-    def forward(self, outs, targets, size: int) -> tuple[torch.Tensor, dict[str, float]]:
-        cls_l, box_l, kps_l, dist_l = [], [], [], []
-        arc_emb, arc_lab = [], []
-        rel_s, rel_t = [], []
+    def forward(self, outs, targets, size: int, faces=None) -> tuple[torch.Tensor, dict[str, float]]:
+        """`faces` (aligned design): (student embeddings [N,D], teacher embeddings [N,D], identities [N]) of the
+        batch's faces; without it the student's embeddings are read from the dense map at positive cells."""
+        cls_l, box_l, kps_l = [], [], []
+        dense_s, dense_t, dense_id = [], [], []
         npos = sum(float((t['cls'] == 1).sum()) for t in targets)
         npos = max(npos, 1.0)
         for (cls, box, kps, emb), t, s in zip(outs, targets, STRIDES):
@@ -122,29 +123,28 @@ class JointLoss(nn.Module):
                 fsz = torch.sqrt(((gb[:, 2] - gb[:, 0]) * (gb[:, 3] - gb[:, 1])).clamp(min=1)).unsqueeze(1)
                 box_l.append(giou_loss(pb, gb) * pos.sum() / npos)
                 kps_l.append((F.smooth_l1_loss(pm / fsz, t['kps'][pos] / fsz, beta=0.02, reduction='none').sum(1)).sum() / npos)
-                pe = F.normalize(emb.permute(0, 2, 3, 1)[pos], dim=1)
-                dist_l.append((1 - (pe * t['emb'][pos]).sum(1)).sum() / npos)
-                rel_s.append(pe)
-                rel_t.append(t['emb'][pos])
-                has_id = t['ident'][pos] >= 0
-                if has_id.any():
-                    arc_emb.append(pe[has_id])
-                    arc_lab.append(t['ident'][pos][has_id])
+                if emb is not None:
+                    dense_s.append(emb.permute(0, 2, 3, 1)[pos])
+                    dense_t.append(t['emb'][pos])
+                    dense_id.append(t['ident'][pos])
         zero = outs[0][0].sum() * 0
         l_cls = sum(cls_l)
         l_box = sum(box_l) if box_l else zero
         l_kps = sum(kps_l) if kps_l else zero
-        l_dist = sum(dist_l) if dist_l else zero
-        l_arc = self.arc(torch.cat(arc_emb), torch.cat(arc_lab)) if arc_emb else zero
-        # Relational distillation: the student's cosine matrix over the batch's faces should be the
-        # teacher's. Unlike per-face cosine it cannot be met by one shared direction.
+        if faces is None and dense_s:
+            faces = (torch.cat(dense_s), torch.cat(dense_t), torch.cat(dense_id))
+        l_dist = l_arc = l_rel = zero
         spread = 0.0
-        if rel_s:
-            s_all, t_all = torch.cat(rel_s), torch.cat(rel_t)
-            l_rel = F.mse_loss(s_all @ s_all.T, t_all @ t_all.T) * 10.0
-            spread = float((s_all @ s_all.T).mean())
-        else:
-            l_rel = zero
+        if faces is not None and len(faces[0]):
+            pe, te, ident = F.normalize(faces[0], dim=1), faces[1], faces[2]
+            l_dist = (1 - (pe * te).sum(1)).mean()
+            has_id = ident >= 0
+            if has_id.any():
+                l_arc = self.arc(pe[has_id], ident[has_id])
+            # Relational distillation: the student's cosine matrix over the batch's faces should be the
+            # teacher's. Unlike per-face cosine it cannot be met by one shared direction.
+            l_rel = F.mse_loss(pe @ pe.T, te @ te.T) * 10.0
+            spread = float((pe @ pe.T).mean())
         l_det = l_cls + 2.0 * l_box + 1.0 * l_kps
         l_rec = self.dist_weight * l_dist + self.arc_weight * l_arc + l_rel
         if self.learned:
@@ -152,6 +152,8 @@ class JointLoss(nn.Module):
         else:
             total = l_det + self.lam * l_rec
         parts = dict(cls=float(l_cls), box=float(l_box), kps=float(l_kps), dist=float(l_dist), arc=float(l_arc), rel=float(l_rel), spread=spread, det=float(l_det), rec=float(l_rec))
+        if self.learned:
+            parts.update(s_det=float(self.s_det), s_rec=float(self.s_rec))
         return total, parts
 
 

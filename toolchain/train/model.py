@@ -1,6 +1,14 @@
 """The joint network: shared backbone + FPN neck, a detection head (score, box, 5 landmarks)
-and an embedding head, all dense over three strides, so one pass yields every face with its
-identity embedding.
+and an embedding head, so one pass yields every face with its identity embedding.
+
+Two embedding designs (`embedding=`):
+- `dense` (FairMOT style): an embedding map over every cell of every stride; a face's embedding is
+  read at the cell that detects it.
+- `aligned`: the face's 5 landmarks give a similarity transform from the 112x112 ArcFace template
+  to the frame; an 8x8 grid of the template is sampled (GridSample) from the stride-8 neck map
+  and a small head turns it into the embedding. Geometry is normalized as in a two-stage
+  pipeline, but the features are the shared ones and the head runs on a fixed number (top-K) of
+  candidates, so the cost stays flat in the number of faces.
 
 Each cell of stride s has an anchor point a = ((gx + 0.5) s, (gy + 0.5) s); the heads predict,
 in stride units, the face centre offset, log width/height and landmark offsets from a, plus a
@@ -46,11 +54,69 @@ def stage(cin: int, cout: int, blocks: int, expand: int) -> nn.Sequential:
     return nn.Sequential(InvertedResidual(cin, cout, 2, expand), *[InvertedResidual(cout, cout, 1, expand) for _ in range(blocks - 1)])
 
 
-class JointNet(nn.Module):
-    """Returns per-stride dense maps: logits [B,1,H,W], box [B,4,H,W], landmarks [B,10,H,W], embedding [B,D,H,W]."""
+# The ArcFace alignment template (112x112 pixels): eyes, nose tip, mouth corners.
+ARCFACE_TEMPLATE = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041))
+ROI_GRID = 8
+ROI_STRIDE = STRIDES[0]
 
-    def __init__(self, width: int = 1, emb_dim: int = 128, neck: int = 64):
+
+def template_to_frame(marks: torch.Tensor) -> torch.Tensor:
+    """Least-squares similarity (scale, rotation, shift) mapping the template onto landmarks [N,5,2] -> [N,2,3].
+
+    Closed form: with centred points as complex numbers, the scale-rotation is
+    sum(conj(src) * dst) / sum(|src|^2). Plain tensor ops, so it exports to any ONNX opset.
+    """
+    src = marks.new_tensor(ARCFACE_TEMPLATE)
+    src_c = src - src.mean(0)
+    dst_mean = marks.mean(1, keepdim=True)
+    dst_c = marks - dst_mean
+    norm = (src_c * src_c).sum()
+    a = (src_c[:, 0] * dst_c[..., 0] + src_c[:, 1] * dst_c[..., 1]).sum(-1) / norm
+    b = (src_c[:, 0] * dst_c[..., 1] - src_c[:, 1] * dst_c[..., 0]).sum(-1) / norm
+    m = src.mean(0)
+    tx = dst_mean[:, 0, 0] - (a * m[0] - b * m[1])
+    ty = dst_mean[:, 0, 1] - (b * m[0] + a * m[1])
+    return torch.stack([torch.stack([a, -b, tx], -1), torch.stack([b, a, ty], -1)], 1)
+
+
+def roi_grid(marks: torch.Tensor, fh: int, fw: int, grid: int = ROI_GRID, stride: int = ROI_STRIDE) -> torch.Tensor:
+    """Sampling points of the aligned face on a stride-`stride` map of fh x fw cells, in GridSample's [-1, 1] units: [N,g,g,2]."""
+    t = template_to_frame(marks)
+    steps = (torch.arange(grid, dtype=marks.dtype, device=marks.device) + 0.5) * (112.0 / grid)
+    gy, gx = torch.meshgrid(steps, steps, indexing='ij')
+    pts = torch.stack([gx, gy, torch.ones_like(gx)], -1).reshape(-1, 3)  # [g*g, 3] template pixels
+    frame = pts @ t.transpose(1, 2)  # [N, g*g, 2] frame pixels
+    # Cell j's centre is at (j + 0.5) * stride; with align_corners=False it sits at 2 (j + 0.5) / W - 1.
+    scale = frame.new_tensor([2.0 / (stride * fw), 2.0 / (stride * fh)])
+    return (frame * scale - 1.0).reshape(-1, grid, grid, 2)
+
+
+class RoiEmbedHead(nn.Module):
+    """[N, C, 8, 8] aligned features -> [N, D]: two depthwise-separable convs (the second to 4x4), a 4x4
+    depthwise "global" conv (MobileFaceNet's GDConv: a learned spatial weighting, unlike average
+    pooling) and a linear projection."""
+
+    def __init__(self, cin: int, emb_dim: int, mid: int = 128):
         super().__init__()
+        self.body = nn.Sequential(dw_sep(cin, mid), dw_sep(mid, mid, 2), dw_sep(mid, mid))
+        self.gdc = conv_bn(mid, mid, ROI_GRID // 2, groups=mid, act=False)
+        self.gdc[0].padding = (0, 0)
+        self.proj = nn.Sequential(nn.Conv2d(mid, emb_dim, 1, bias=False), nn.BatchNorm2d(emb_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.gdc(self.body(x))).flatten(1)
+
+
+class JointNet(nn.Module):
+    """forward -> (levels, roi_source): per stride logits [B,1,H,W], box [B,4,H,W], landmarks [B,10,H,W] and,
+    for the dense design, an embedding map [B,D,H,W] (None for `aligned`); roi_source is the stride-8 neck
+    map the aligned design samples faces from."""
+
+    def __init__(self, width: int = 1, emb_dim: int = 128, neck: int = 64, embedding: str = 'dense'):
+        super().__init__()
+        if embedding not in ('dense', 'aligned'):
+            raise ValueError(f'embedding must be dense or aligned, got {embedding!r}')
+        self.embedding = embedding
         c = [16 * width, 24 * width, 40 * width, 80 * width, 128 * width]
         self.stem = nn.Sequential(conv_bn(3, c[0], 3, 2), dw_sep(c[0], c[1], 2))  # stride 4
         self.c3 = stage(c[1], c[2], 3, 3)  # stride 8
@@ -62,11 +128,14 @@ class JointNet(nn.Module):
         self.cls = nn.Conv2d(neck, 1, 1)
         self.box = nn.Conv2d(neck, 4, 1)
         self.kps = nn.Conv2d(neck, 10, 1)
-        self.emb_tower = nn.Sequential(dw_sep(neck, 96), dw_sep(96, 96))
-        self.emb = nn.Conv2d(96, emb_dim, 1)
+        if embedding == 'dense':
+            self.emb_tower = nn.Sequential(dw_sep(neck, 96), dw_sep(96, 96))
+            self.emb = nn.Conv2d(96, emb_dim, 1)
+        else:
+            self.roi_head = RoiEmbedHead(neck, emb_dim)
         nn.init.constant_(self.cls.bias, -4.6)  # prior 1%: focal loss starts stable
 
-    def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def forward(self, x: torch.Tensor):
         s4 = self.stem(x)
         c3 = self.c3(s4)
         c4 = self.c4(c3)
@@ -75,12 +144,25 @@ class JointNet(nn.Module):
         p4 = self.lateral[1](c4) + F.interpolate(p5, size=c4.shape[-2:], mode='nearest')
         p3 = self.lateral[0](c3) + F.interpolate(p4, size=c3.shape[-2:], mode='nearest')
         outs = []
+        roi_source = None
         for i, p in enumerate((p3, p4, p5)):
             p = self.smooth[i](p)
+            if i == 0:
+                roi_source = p
             d = self.det_tower(p)
-            e = self.emb(self.emb_tower(p))
+            e = self.emb(self.emb_tower(p)) if self.embedding == 'dense' else None
             outs.append((self.cls(d), self.box(d), self.kps(d), e))
-        return outs
+        return outs, roi_source
+
+    def embed_faces(self, roi_source: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+        """Aligned design: embeddings (not normalized) [B, K, D] of K faces per image with landmarks [B,K,5,2]."""
+        b, c, fh, fw = roi_source.shape
+        k, g = marks.shape[1], ROI_GRID
+        grid = roi_grid(marks.reshape(b * k, 5, 2), fh, fw).reshape(b, k * g, g, 2)
+        # One GridSample per image for all its faces: [B, C, K*g, g], then faces to the batch axis.
+        feats = F.grid_sample(roi_source, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+        feats = feats.reshape(b, c, k, g, g).transpose(1, 2).reshape(b * k, c, g, g)
+        return self.roi_head(feats).reshape(b, k, -1)
 
 
 def normalize_input(image_nhwc_uint8: torch.Tensor) -> torch.Tensor:
@@ -123,17 +205,23 @@ class JointExport(nn.Module):
             self.register_buffer(f'ay{s}', ay, persistent=False)
 
     def forward(self, image: torch.Tensor):
-        outs = self.net(normalize_input(image))
+        outs, roi_source = self.net(normalize_input(image))
         scores, boxes, marks, embs = [], [], [], []
         for (cls, box, kps, emb), s in zip(outs, STRIDES):
             sc, bx, mk = decode_level(cls, box, kps, s, getattr(self, f'ax{s}'), getattr(self, f'ay{s}'))
             scores.append(sc)
             boxes.append(bx)
             marks.append(mk)
-            embs.append(emb.flatten(2).transpose(1, 2))
+            if emb is not None:
+                embs.append(emb.flatten(2).transpose(1, 2))
         scores = torch.cat(scores, 1)
         top, idx = torch.topk(scores, self.top_k, dim=1)
         gather = lambda t: torch.gather(t, 1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
-        emb = gather(torch.cat(embs, 1))
+        top_marks = gather(torch.cat(marks, 1))
+        if embs:
+            emb = gather(torch.cat(embs, 1))
+        else:
+            # Every candidate's landmarks select its aligned features: a fixed top-K, so a fixed cost.
+            emb = self.net.embed_faces(roi_source, top_marks.reshape(image.shape[0], self.top_k, 5, 2))
         emb = emb / torch.sqrt((emb * emb).sum(-1, keepdim=True)).clamp(min=1e-6)
-        return top, gather(torch.cat(boxes, 1)), gather(torch.cat(marks, 1)), emb
+        return top, gather(torch.cat(boxes, 1)), top_marks, emb

@@ -5,6 +5,7 @@ import type { FaceEngine } from '../../engine/face-engine';
 import { InputFileError } from '../../errors';
 import { placeOnCanvas, CANVAS_FILLS, type CanvasFill } from '../../eval/canvas';
 import { evaluateDetection, parseWiderGroundTruth } from '../../eval/detection';
+import { dot, largestFace } from '../../eval/face-match';
 import { evaluateVerification, lfwImagePath, parsePairs, type PairRef } from '../../eval/verification';
 import { loadImageFrame } from '../../image/decode';
 import { addEngineOptions, jsonOption, openEngine, parseNumber, round, type EngineCliOptions } from '../shared-options';
@@ -129,21 +130,8 @@ async function assertImagesExist(listFile: string, paths: string[]): Promise<voi
   }
 }
 
-/** The embedding of the largest face (LFW crops hold one subject, sometimes with a bystander's partial face). */
+/** The embedding of the largest face of an image centred on a canvas. */
 async function largestFaceEmbedding(engine: FaceEngine, path: string, canvas: number, fill: CanvasFill): Promise<Float32Array | null> {
   const frame = placeOnCanvas(await loadImageFrame(path), canvas, fill);
-  const faces = await engine.detect(frame);
-  let best: (typeof faces)[number] | undefined;
-  let bestArea = -1;
-  for (const f of faces) {
-    const area = (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]);
-    if (area > bestArea) [best, bestArea] = [f, area];
-  }
-  return best?.embedding ?? null;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
+  return largestFace(await engine.detect(frame))?.embedding ?? null;
 }
