@@ -74,6 +74,20 @@ describeWithData('model quantization toolchain on the default bundle', () => {
     }
   });
 
+  test('cpu placement reads the uint8 image directly: no Cast/Sub/Div before the first Conv, its bias absorbs the half-step shift', () => {
+    const { model: q } = insertQdq(model, { target: 'cpu', ranges: calibration.tensors });
+    const nodes = q.graph!.node ?? [];
+    const byOutput = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const stem = nodes.find((n) => n.opType === 'Conv')!;
+    const dq = byOutput.get(stem.input![0]!)!;
+    expect(dq.opType).toBe('DequantizeLinear');
+    expect(byOutput.get(dq.input![0]!)?.opType).toBe('Transpose');
+    expect(byOutput.get(dq.input![0]!)?.input).toEqual(['image']);
+    const original = (model.graph!.node ?? []).filter((n) => n.opType === 'Div' || n.opType === 'Sub').length;
+    expect(nodes.filter((n) => n.opType === 'Div' || n.opType === 'Sub').length).toBe(original - 1 - 1);
+    expect(byOutput.get(stem.input![2]!)?.opType).toBe('DequantizeLinear'); // int32 bias
+  });
+
   test('check-tensorrt refuses what TensorRT would: uint8 zero points, QOperator ops, an old opset', () => {
     const cpu = insertQdq(model, { target: 'cpu', ranges: calibration.tensors }).model;
     const cpuCheck = checkTensorRt(cpu);

@@ -1,5 +1,6 @@
 import { GraphIndex, inlineConstantIdentities, rewireInput } from '../onnx/graph-index';
 import {
+  DataType,
   cloneModel,
   floatTensor,
   floatValues,
@@ -8,6 +9,7 @@ import {
   intAttribute,
   makeNode,
   tensorDims,
+  toNumber,
   uint8Tensor,
   type OnnxModel,
   type OnnxNode,
@@ -112,6 +114,7 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
   };
 
   const weightDq = new Map<string, { dq: string; scales: Float32Array }>(); // shared weights quantized once
+  const image = target === 'cpu' ? normalizedImage(model, index) : undefined;
   const quantized: string[] = [];
   const float: string[] = [];
   const quantConvOutputs = new Set<string>();
@@ -124,8 +127,20 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
         float.push(node.name!);
         continue;
       }
-      rewireInput(node, input, qdq(x)!);
-      quantizeWeight(node, index, target, quantOf.get(x)!.scale, addInit, leading, weightDq);
+      if (image && x === image.normalized) {
+        // The uint8 image is already quantized: read it directly, scaled, instead of Cast → Sub → Div → Q.
+        const dq = `${image.raw}_as_normalized`;
+        if (!graph.initializer!.some((t) => t.name === `${dq}_scale`)) {
+          addInit(floatTensor(`${dq}_scale`, [], [image.scale]));
+          addInit(uint8Tensor(`${dq}_zero_point`, [], Uint8Array.of(image.zeroPoint)));
+          emit(image.raw, [makeNode('DequantizeLinear', [image.raw, `${dq}_scale`, `${dq}_zero_point`], [dq], `${dq}_DequantizeLinear`)]);
+        }
+        rewireInput(node, input, dq);
+        quantizeWeight(node, index, target, image.scale, addInit, leading, weightDq, image.shift);
+      } else {
+        rewireInput(node, input, qdq(x)!);
+        quantizeWeight(node, index, target, quantOf.get(x)!.scale, addInit, leading, weightDq);
+      }
       quantized.push(node.name!);
       quantConvOutputs.add(node.output![0]!);
       if (target === 'cpu') {
@@ -160,6 +175,7 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
     for (const out of node.output ?? []) nodes.push(...(after.get(out) ?? []));
   }
   graph.node = nodes;
+  removeDeadNodes(model);
   removeUnusedInitializers(model);
   return { model, quantized, float };
 }
@@ -173,6 +189,7 @@ function quantizeWeight(
   addInit: (t: ReturnType<typeof floatTensor>) => void,
   leading: OnnxNode[],
   done: Map<string, { dq: string; scales: Float32Array }>,
+  inputShift = 0,
 ): void {
   const wName = conv.input![1]!;
   if (!done.has(wName)) {
@@ -204,8 +221,15 @@ function quantizeWeight(
   conv.input![1] = dq;
 
   const bName = conv.input![2];
-  if (target !== 'cpu' || !bName || !index.initializers.has(bName)) return;
-  const bias = floatValues(index.initializers.get(bName)!);
+  if (target !== 'cpu' || (bName && !index.initializers.has(bName))) return;
+  if (!bName && inputShift === 0) return;
+  const bias = bName ? floatValues(index.initializers.get(bName)!) : new Float32Array(channels);
+  if (inputShift !== 0) {
+    // The input reads as x + shift: its constant part moves into the bias (exact away from the padded border).
+    const w = floatValues(index.initializers.get(wName)!);
+    const per = w.length / channels;
+    for (let c = 0; c < channels; c++) for (let i = c * per; i < (c + 1) * per; i++) bias[c]! += inputShift * w[i]!;
+  }
   const bScale = new Float32Array(channels);
   const bq = new Int32Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -220,6 +244,56 @@ function quantizeWeight(
     makeNode('DequantizeLinear', [`${bBase}_quantized`, `${bBase}_scale`, `${bBase}_zero_point`], [`${bBase}_dequantized`], `${bBase}_DequantizeLinear`, [intAttribute('axis', 0)]),
   );
   conv.input![2] = `${bBase}_dequantized`;
+}
+
+/**
+ * `(x - a) / d` applied to a uint8 image (the graph's built-in normalization) is the uint8 image
+ * dequantized with scale 1/d and zero point round(a), plus a constant shift (round(a) - a) / d.
+ */
+function normalizedImage(model: OnnxModel, index: GraphIndex): { normalized: string; raw: string; scale: number; zeroPoint: number; shift: number } | undefined {
+  for (const div of model.graph!.node ?? []) {
+    if (div.opType !== 'Div') continue;
+    const sub = index.producer.get(div.input![0]!);
+    const cast = sub?.opType === 'Sub' ? index.producer.get(sub.input![0]!) : undefined;
+    if (cast?.opType !== 'Cast' || toNumber(cast.attribute?.find((a) => a.name === 'to')?.i as number) !== DataType.FLOAT) continue;
+    const raw = cast.input![0]!;
+    const rawIsUint8 = isUint8Image(model, index, raw);
+    const a = scalarConstant(index, sub!.input![1]!);
+    const d = scalarConstant(index, div.input![1]!);
+    if (!rawIsUint8 || a === undefined || d === undefined || !(d > 0)) continue;
+    const zeroPoint = Math.min(255, Math.max(0, Math.round(a)));
+    return { normalized: div.output![0]!, raw, scale: 1 / d, zeroPoint, shift: (zeroPoint - a) / d };
+  }
+  return undefined;
+}
+
+/** A graph input of type uint8, possibly through a Transpose (layout change only). */
+function isUint8Image(model: OnnxModel, index: GraphIndex, tensor: string): boolean {
+  const producer = index.producer.get(tensor);
+  if (producer?.opType === 'Transpose') return isUint8Image(model, index, producer.input![0]!);
+  if (producer) return false;
+  const input = (model.graph!.input ?? []).find((i) => i.name === tensor);
+  return input?.type?.tensorType?.elemType === DataType.UINT8;
+}
+
+function scalarConstant(index: GraphIndex, name: string): number | undefined {
+  const t = index.initializers.get(name) ?? index.producer.get(name)?.attribute?.find((a) => a.name === 'value')?.t ?? undefined;
+  if (!t || t.dataType !== DataType.FLOAT) return undefined;
+  const v = floatValues(t);
+  return v.length === 1 ? v[0] : undefined;
+}
+
+/** Drops nodes whose outputs nothing reads (e.g. the normalization the image DQ replaced). */
+function removeDeadNodes(model: OnnxModel): void {
+  const graph = model.graph!;
+  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
+  for (;;) {
+    const read = new Set<string>(outputs);
+    for (const n of graph.node ?? []) for (const i of n.input ?? []) read.add(i);
+    const kept = (graph.node ?? []).filter((n) => (n.output ?? []).some((o) => read.has(o)));
+    if (kept.length === graph.node!.length) return;
+    graph.node = kept;
+  }
 }
 
 function removeUnusedInitializers(model: OnnxModel): void {
