@@ -57,8 +57,8 @@ describe('tensorrtOptions', () => {
 
   test('fp32 bundle: fp32 engine, per-model-id engine cache, shared timing cache, exact profile of the static input', () => {
     const setup = tensorrtOptions(bundle, base);
-    expect(setup).toMatchObject({ modelId: 'jetface-s:94eef95370bf', precision: 'fp32', fp16: false, int8: false });
-    expect(setup.cacheDir).toBe(join(CACHE, 'jetface-s_94eef95370bf'));
+    expect(setup).toMatchObject({ modelId: bundle.manifest.modelId, precision: 'fp32', fp16: false, int8: false });
+    expect(setup.cacheDir).toBe(join(CACHE, bundle.manifest.modelId.replace(':', '_')));
     expect(setup.timingCacheDir).toBe(join(CACHE, 'timing'));
     expect(setup.models).toHaveLength(1);
     expect(setup.models[0]!.role).toBe('model');
@@ -69,7 +69,7 @@ describe('tensorrtOptions', () => {
       trt_fp16_enable: '0',
       trt_int8_enable: '0',
       trt_engine_cache_enable: '1',
-      trt_engine_cache_path: join(CACHE, 'jetface-s_94eef95370bf'),
+      trt_engine_cache_path: join(CACHE, bundle.manifest.modelId.replace(':', '_')),
       trt_timing_cache_enable: '1',
       trt_timing_cache_path: join(CACHE, 'timing'),
       trt_profile_min_shapes: 'image:1x640x640x3',
@@ -89,7 +89,7 @@ describe('tensorrtOptions', () => {
 
   test('a relative cache root is made absolute (the EP resolves paths against the process cwd)', () => {
     const setup = tensorrtOptions(bundle, { cacheRoot: 'cache/trt' });
-    expect(setup.cacheDir).toBe(resolve('cache/trt', 'jetface-s_94eef95370bf'));
+    expect(setup.cacheDir).toBe(resolve('cache/trt', bundle.manifest.modelId.replace(':', '_')));
   });
 
   test('fp32 bundle: --int8 needs the calibration table of implicit quantization', () => {
