@@ -20,7 +20,17 @@ export type JetfaceErrorCode =
   | 'E_IMAGE_DECODE'
   | 'E_ENGINE_CLOSED'
   | 'E_WORKER'
-  | 'E_INPUT_FILE';
+  | 'E_INPUT_FILE'
+  | 'E_EVENT_INVALID'
+  | 'E_MQTT_AUTH'
+  | 'E_MQTT_CONNECT'
+  | 'E_OUTBOX'
+  | 'E_OUTBOX_LOCKED'
+  | 'E_CLOSED'
+  | 'E_CAMERA_OPEN'
+  | 'E_CAMERA_STREAM'
+  | 'E_CAPTURE_BACKEND_UNAVAILABLE'
+  | 'E_WAIT_TIMEOUT';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;
@@ -145,6 +155,99 @@ export class WorkerError extends JetfaceError {
   }
 }
 
+/** One schema violation in an event: a JSON pointer into the event and what is wrong there. */
+export interface EventIssue {
+  path: string;
+  message: string;
+}
+
+/** An event breaks the event JSON Schema; `issues` lists every violation found. */
+export class EventValidationError extends JetfaceError {
+  readonly issues: readonly EventIssue[];
+
+  constructor(issues: readonly EventIssue[], details: ErrorDetails = {}) {
+    const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
+    super('E_EVENT_INVALID', `invalid jetface event:\n${lines}`, { issues, ...details });
+    this.issues = issues;
+  }
+}
+
+/** The MQTT broker refused the credentials (CONNACK "bad user name or password" / "not authorized"). */
+export class BrokerAuthError extends JetfaceError {
+  constructor(url: string, reasonCode: number, message: string) {
+    super('E_MQTT_AUTH', `the MQTT broker at ${url} refused the connection: ${message} (reason code ${reasonCode}); check the username/password or client certificate`, {
+      url,
+      reasonCode,
+    });
+  }
+}
+
+/** The MQTT broker could not be reached or the connection failed for another reason than credentials. */
+export class BrokerConnectionError extends JetfaceError {
+  constructor(url: string, message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_MQTT_CONNECT', `cannot connect to the MQTT broker at ${url}: ${message}`, { url, ...details }, { cause });
+  }
+}
+
+/** The durable event outbox could not be read or written. */
+export class OutboxError extends JetfaceError {
+  constructor(file: string, message: string, cause?: unknown) {
+    super('E_OUTBOX', `event outbox ${file}: ${message}`, { file }, { cause });
+  }
+}
+
+/** Another live process holds the outbox file; two writers would corrupt it. */
+export class OutboxLockedError extends JetfaceError {
+  constructor(file: string, pid: number) {
+    super('E_OUTBOX_LOCKED', `event outbox ${file} is in use by process ${pid}; give each publisher its own outbox file`, { file, pid });
+  }
+}
+
+/** A publisher or subscriber was used after close(). */
+export class ClosedError extends JetfaceError {
+  constructor(what: string) {
+    super('E_CLOSED', `the ${what} is closed`, { what });
+  }
+}
+
+/**
+ * A camera, stream or video file failed: it never opened (`E_CAMERA_OPEN`) or its stream broke
+ * after frames flowed (`E_CAMERA_STREAM`: truncated, garbage, stalled, process died).
+ */
+export class CameraError extends JetfaceError {
+  constructor(code: 'E_CAMERA_OPEN' | 'E_CAMERA_STREAM', message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super(code, message, details, { cause });
+  }
+}
+
+/** The source could not be opened, or gave no frame within its open timeout. */
+export class CameraOpenError extends CameraError {
+  constructor(message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_CAMERA_OPEN', message, details, cause);
+  }
+}
+
+/** The source opened, then its stream broke (truncated or corrupt data, a stall, the capture process died). */
+export class CameraStreamError extends CameraError {
+  constructor(message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_CAMERA_STREAM', message, details, cause);
+  }
+}
+
+/** A capture backend (ffmpeg, gst-launch-1.0, @u4/opencv4nodejs) is not installed; the message says how to install it. */
+export class CaptureBackendUnavailableError extends JetfaceError {
+  constructor(backend: string, reason: string, fix: string) {
+    super('E_CAPTURE_BACKEND_UNAVAILABLE', `capture backend ${backend} is unavailable: ${reason}. Fix: ${fix}`, { backend, reason, fix });
+  }
+}
+
+/** A wait (for an event, a state) ran past its time limit. */
+export class WaitTimeoutError extends JetfaceError {
+  constructor(what: string, timeoutMs: number) {
+    super('E_WAIT_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${what}`, { what, timeoutMs });
+  }
+}
+
 const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   BundleNotFoundError,
   ManifestError,
@@ -158,6 +261,17 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   InputFileError,
   EngineClosedError,
   WorkerError,
+  EventValidationError,
+  BrokerAuthError,
+  BrokerConnectionError,
+  OutboxError,
+  OutboxLockedError,
+  ClosedError,
+  CameraError,
+  CameraOpenError,
+  CameraStreamError,
+  CaptureBackendUnavailableError,
+  WaitTimeoutError,
 };
 
 /** Serialized error, as it crosses the worker boundary. */

@@ -18,3 +18,88 @@ export { loadImageFrame, type LoadImageOptions } from './image/decode';
 export { assertValidFrame } from './image/frame';
 export { ARCFACE_112_TEMPLATE, estimateSimilarity } from './engine/align';
 export { boxIou, nonMaxSuppression } from './engine/nms';
+// Events over MQTT (issue 5): event types and schema, publisher with durable outbox, subscriber, embedded broker.
+export {
+  EVENT_SCHEMA_VERSION,
+  EVENT_TYPES,
+  type EventType,
+  type EventBase,
+  type EventDraft,
+  type EventOfType,
+  type JetfaceEventMap,
+  type JetfaceEvent,
+  type RecognitionEvent,
+  type RecognitionUpdateEvent,
+  type TrackEndedEvent,
+  type CameraOnlineEvent,
+  type CameraOfflineEvent,
+  type DeviceErrorEvent,
+  type Identity,
+  type FaceObservation,
+  type FaceQuality,
+  type FaceImage,
+} from './events/types';
+export { EVENT_JSON_SCHEMA, validateEvent, assertValidEvent, type EventValidation } from './events/validate';
+export { createEvent } from './events/create-event';
+export { newEventId, eventIdTime } from './events/event-id';
+export { DEFAULT_TOPIC_PREFIX, eventTopic, statusTopic, eventTopicFilters, parseEventTopic, type EventFilter, type EventTopicParts } from './events/topics';
+export { callbackSink, type EventSink } from './events/sink';
+export { EventPublisher, type EventPublisherOptions, type PublisherStats, type PublisherEvents } from './mqtt/publisher';
+export {
+  JetfaceSubscriber,
+  eventListenerName,
+  type JetfaceSubscriberOptions,
+  type SubscriberStats,
+  type SubscriberEvents,
+  type EventListenerName,
+  type InvalidMessage,
+  type DeviceStatus,
+} from './mqtt/subscriber';
+export { EventOutbox, DEFAULT_OUTBOX_MAX_EVENTS, DEFAULT_OUTBOX_MAX_BYTES, type OutboxOptions, type OutboxStats, type OutboxEntry } from './mqtt/outbox';
+export { DEFAULT_MQTT_URL, type MqttConnectionOptions, type MqttTlsOptions } from './mqtt/options';
+export type { BackoffOptions } from './mqtt/backoff';
+export { startEmbeddedBroker, type EmbeddedBrokerOptions, type EmbeddedBroker } from './mqtt/embedded-broker';
+// Capture (issue 5): frame sources over FFmpeg / GStreamer subprocesses, image folders, OpenCV (optional).
+export type {
+  FrameSource,
+  FrameSourceSpec,
+  FrameSourceState,
+  FrameSourceStats,
+  FrameSourceEvents,
+  FfmpegSourceSpec,
+  GstreamerSourceSpec,
+  ImageFolderSourceSpec,
+  OpenCvSourceSpec,
+  CommonSourceOptions,
+  CaptureBackend,
+  BackpressureMode,
+  ReconnectOptions,
+  SourceOnlineEvent,
+  SourceOfflineEvent,
+  SourceReconnectingEvent,
+  SourceEndEvent,
+} from './capture/types';
+export type { WaitOptions } from './capture/typed-emitter';
+export { openFrameSource, resolveSourceUri, type UriSourceOptions } from './capture/open-frame-source';
+export { validateSourceSpec } from './capture/validate-spec';
+export { ffmpegArgs } from './capture/ffmpeg';
+export { gstCsiPipeline, gstUsbPipeline, gstRtspPipeline, gstFilePipeline, gstLaunchDescription, isJetson, type GstDecode, type GstCsiOptions, type GstUsbOptions, type GstRtspOptions, type GstFileOptions } from './capture/gstreamer';
+export { listImages } from './capture/image-folder';
+export { redactUrls } from './capture/subprocess';
+// Tracking (issue 5): faces across frames, per-track identity vote and event policy, in-memory gallery.
+export { FaceTracker } from './tracking/tracker';
+export { InMemoryGallery } from './tracking/memory-gallery';
+export { solveAssignment } from './tracking/hungarian';
+export type {
+  GalleryMatcher,
+  GalleryMatch,
+  TrackerOptions,
+  VoteOptions,
+  TrackState,
+  TrackIdentity,
+  TrackSnapshot,
+  TrackerEvent,
+  TrackerRecognitionEvent,
+  TrackerRecognitionUpdateEvent,
+  TrackerTrackEndedEvent,
+} from './tracking/types';
