@@ -50,7 +50,7 @@ export function registerModel(program: Command): void {
     .requiredOption('--target <t>', `${PRECISION_TARGETS.join(' | ')} (tensorrt: NVIDIA's Q/DQ placement; cpu: what the CPU EP fuses)`)
     .requiredOption('--out <dir>', 'bundle folder to write')
     .option('--calibration <file>', "calibration.json (default: the bundle's, else calibrate over --images)")
-    .option('--images <paths...>', 'calibration images when the bundle has no calibration.json')
+    .option('--images <paths...>', "calibrate anew over these images instead of reading the bundle's calibration.json")
     .option('--method <m>', `calibration method when calibrating here: ${CALIBRATION_METHODS.join(' | ')}`)
     .option('--min-cosine <c>', 'budget: least mean embedding cosine to the float model', '0.985')
     .option('--min-detection <a>', 'budget: least detection agreement with the float model', '0.97')
