@@ -103,3 +103,15 @@ export type {
   TrackerRecognitionUpdateEvent,
   TrackerTrackEndedEvent,
 } from './tracking/types';
+export {
+  tensorrtOptions,
+  defaultEngineCacheRoot,
+  findCalibrationTable,
+  profileShape,
+  TENSORRT_TABLE_FILE,
+  type TensorRtChoice,
+  type TensorRtSetup,
+  type TensorRtSetupInput,
+  type TensorRtProviderOptions,
+  type CalibrationTable,
+} from './engine/tensorrt-options';
