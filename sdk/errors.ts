@@ -30,7 +30,8 @@ export type JetfaceErrorCode =
   | 'E_CAMERA_OPEN'
   | 'E_CAMERA_STREAM'
   | 'E_CAPTURE_BACKEND_UNAVAILABLE'
-  | 'E_WAIT_TIMEOUT';
+  | 'E_WAIT_TIMEOUT'
+  | 'E_PIPELINE';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;

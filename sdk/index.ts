@@ -115,3 +115,15 @@ export {
   type TensorRtProviderOptions,
   type CalibrationTable,
 } from './engine/tensorrt-options';
+// Pipeline (issue 5): cameras → engine → tracker → events → sinks; enrollment from photos.
+export {
+  Pipeline,
+  PIPELINE_ERROR_CODE,
+  type PipelineOptions,
+  type PipelineCamera,
+  type PipelineCameraState,
+  type PipelineCameraStats,
+  type PipelineSinkError,
+  type PipelineEvents,
+} from './pipeline/pipeline';
+export { enrollFromImages, type EnrollEntry, type EnrollOutcome } from './pipeline/enroll';
