@@ -31,7 +31,9 @@ export type JetfaceErrorCode =
   | 'E_CAMERA_STREAM'
   | 'E_CAPTURE_BACKEND_UNAVAILABLE'
   | 'E_WAIT_TIMEOUT'
-  | 'E_PIPELINE';
+  | 'E_PIPELINE'
+  | 'E_COMMAND_REFUSED'
+  | 'E_COMMAND_FAILED';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;
@@ -249,6 +251,26 @@ export class WaitTimeoutError extends JetfaceError {
   }
 }
 
+/** Why a remote command was refused (never executed); see {@link CommandRefusedError}. */
+export type CommandRefusalReason = 'too_large' | 'json' | 'shape' | 'hmac' | 'client' | 'stale' | 'replay' | 'verb' | 'response_topic';
+
+/** A remote command (MQTT) was refused and not executed: `reason` (also in `details`) says why. */
+export class CommandRefusedError extends JetfaceError {
+  readonly reason: CommandRefusalReason;
+
+  constructor(reason: CommandRefusalReason, message: string, details: ErrorDetails = {}) {
+    super('E_COMMAND_REFUSED', `command refused (${reason}): ${message}`, { reason, ...details });
+    this.reason = reason;
+  }
+}
+
+/** An authorized remote command's handler failed (threw a non-jetface error or returned something not JSON-serializable). */
+export class CommandFailedError extends JetfaceError {
+  constructor(verb: string, message: string, cause?: unknown) {
+    super('E_COMMAND_FAILED', `command ${verb} failed: ${message}`, { verb }, { cause });
+  }
+}
+
 const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   BundleNotFoundError,
   ManifestError,
@@ -273,6 +295,8 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   CameraStreamError,
   CaptureBackendUnavailableError,
   WaitTimeoutError,
+  CommandRefusedError,
+  CommandFailedError,
 };
 
 /** Serialized error, as it crosses the worker boundary. */

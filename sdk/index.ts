@@ -127,3 +127,15 @@ export {
   type PipelineEvents,
 } from './pipeline/pipeline';
 export { enrollFromImages, type EnrollEntry, type EnrollOutcome } from './pipeline/enroll';
+// Remote commands over MQTT (issue 6 item 5, issue 5 "malformed command payload"): signed, authorized, answered.
+export {
+  CommandChannel,
+  type CommandChannelOptions,
+  type CommandChannelEvents,
+  type CommandContext,
+  type CommandHandler,
+  type CommandResponse,
+  type CommandResponseBody,
+  type CommandStats,
+} from './mqtt/commands';
+export { signCommand, canonicalJson, commandHmac, verifyCommandHmac, validateCommandShape, COMMAND_JSON_SCHEMA, type SignedCommand, type UnsignedCommand } from './mqtt/command-auth';

@@ -1,0 +1,315 @@
+/**
+ * CommandChannel: remote commands to a device over MQTT (enroll, delete, list, ...). A command
+ * runs only when it is well formed, signed with the shared secret (HMAC-SHA256, see
+ * `command-auth.ts`), from an allowed client, issued within the clock-skew window and not seen
+ * before; anything else is refused: counted, reported as a typed `'refused'` event, answered with
+ * `ok: false` when its id can be read, and never executed. Nothing here throws into the process.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import {
+  BrokerConnectionError,
+  CommandFailedError,
+  CommandRefusedError,
+  InvalidArgumentError,
+  JetfaceError,
+  WaitTimeoutError,
+  errorMessage,
+  type CommandRefusalReason,
+} from '../errors';
+import { DEFAULT_TOPIC_PREFIX, assertTopicLevel, assertTopicPrefix } from '../events/topics';
+import { RecentIds } from './dedup';
+import { MqttConnection } from './connection';
+import { resolveConnection, type MqttConnectionOptions } from './options';
+import { assertSecret, commandHmac, validateCommandShape, verifyCommandHmac, type SignedCommand } from './command-auth';
+
+/** What a handler gets besides the arguments. */
+export interface CommandContext {
+  id: string;
+  verb: string;
+  clientId: string;
+  issuedAt: string;
+}
+
+/** Runs one verb; its resolved value (JSON) is the response's `result`; a throw becomes `ok: false`. */
+export type CommandHandler = (args: unknown, context: CommandContext) => unknown;
+
+/** Options of {@link CommandChannel.create}. */
+export interface CommandChannelOptions extends MqttConnectionOptions {
+  /** This device's id (a topic level). */
+  device: string;
+  /** Topic prefix (default `jetface`). */
+  prefix?: string;
+  /** The shared secret the HMAC is keyed with (at least 16 bytes). */
+  secret: Buffer | string;
+  /** Client ids whose commands are accepted. */
+  allowedClients: readonly string[];
+  /** The verbs this device understands. */
+  handlers: Readonly<Record<string, CommandHandler>>;
+  /** How far `issuedAt` may be from the device's clock, either way (default 30 s). */
+  maxSkewMs?: number;
+  /** Command ids remembered against replay (default 10,000). */
+  replayCacheSize?: number;
+  /** Largest payload accepted (default 256 KiB). */
+  maxPayloadBytes?: number;
+  /** Milliseconds since the epoch (default `Date.now`); for tests. */
+  clock?: () => number;
+  /** MQTT client id (default `jetface-cmd-<device>-<random>`). */
+  clientId?: string;
+  /** create() waits this long for the subscription (default 10 s); 0 returns at once. */
+  waitForConnectionMs?: number;
+}
+
+/** The answer to a command, on its response topic. `hmac` signs the rest with the shared secret. */
+export type CommandResponse = CommandResponseBody & { hmac: string };
+
+/** A response without its `hmac`. */
+export type CommandResponseBody =
+  | { id: string; ok: true; result: unknown }
+  | { id: string; ok: false; error: { code: string; message: string; reason?: CommandRefusalReason } };
+
+/** Counters of a command channel. */
+export interface CommandStats {
+  connected: boolean;
+  received: number;
+  executed: number;
+  succeeded: number;
+  failed: number;
+  refused: number;
+  refusedBy: Record<CommandRefusalReason, number>;
+  responses: number;
+  /** Responses that could not be published (disconnected, broker error). */
+  responseErrors: number;
+  lastError: { code: string; message: string } | null;
+}
+
+/** Events of a command channel; `error` (connection problems) is emitted only while someone listens. */
+export interface CommandChannelEvents {
+  refused: [error: CommandRefusedError];
+  executed: [context: CommandContext, response: CommandResponse];
+  connect: [];
+  disconnect: [];
+  error: [error: JetfaceError];
+}
+
+const REASONS: readonly CommandRefusalReason[] = ['too_large', 'json', 'shape', 'hmac', 'client', 'stale', 'replay', 'verb', 'response_topic'];
+
+/**
+ * Receives signed commands on `<prefix>/<device>/commands/+` (QoS 1) and answers them.
+ *
+ * @example
+ * ```ts
+ * const channel = await CommandChannel.create({
+ *   url: 'mqtts://broker.local:8883', tls: { caFile: 'ca.pem' }, device: 'jetson-1',
+ *   secret: readFileSync('/run/secrets/jetface-commands'), allowedClients: ['backend-1'],
+ *   handlers: { list: async () => gallery.list(), delete: async (args) => gallery.remove((args as { personId: string }).personId) },
+ * });
+ * channel.on('refused', (e) => console.warn(e.code, e.reason, e.message));
+ * ```
+ */
+export class CommandChannel extends EventEmitter<CommandChannelEvents> {
+  private readonly recent: RecentIds;
+  private readonly counts = { received: 0, executed: 0, succeeded: 0, failed: 0, refused: 0, responses: 0, responseErrors: 0 };
+  private readonly refusedBy = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<CommandRefusalReason, number>;
+  private readonly allowed: ReadonlySet<string>;
+  private readonly base: string;
+  private subscribed = false;
+  private closed = false;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(
+    private readonly options: CommandChannelOptions & { maxSkewMs: number; maxPayloadBytes: number; clock: () => number },
+    private readonly connection: MqttConnection,
+    replayCacheSize: number,
+  ) {
+    super();
+    this.recent = new RecentIds(replayCacheSize);
+    this.allowed = new Set(options.allowedClients);
+    this.base = `${options.prefix ?? DEFAULT_TOPIC_PREFIX}/${options.device}`;
+    connection.on('client', (client) => client.on('message', (topic, payload) => void this.onMessage(topic, payload).catch(() => undefined)));
+    connection.on('connect', (client) => void this.onConnect(client));
+    connection.on('disconnect', () => {
+      this.subscribed = false;
+      this.emit('disconnect');
+    });
+    connection.on('error', (error) => this.report(error));
+  }
+
+  /** Connects and subscribes; rejects with `BrokerAuthError` or `WaitTimeoutError` (see `waitForConnectionMs`). */
+  static async create(options: CommandChannelOptions): Promise<CommandChannel> {
+    const prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
+    assertTopicPrefix(prefix);
+    assertTopicLevel('device', options.device);
+    assertSecret(options.secret);
+    if (!Array.isArray(options.allowedClients) || options.allowedClients.some((c) => typeof c !== 'string' || c === '')) {
+      throw new InvalidArgumentError('allowedClients', 'an array of client id strings', options.allowedClients);
+    }
+    for (const verb of Object.keys(options.handlers ?? {})) assertTopicLevel('handler verb', verb);
+    const maxSkewMs = integer('maxSkewMs', options.maxSkewMs ?? 30_000, 1);
+    const maxPayloadBytes = integer('maxPayloadBytes', options.maxPayloadBytes ?? 256 * 1024, 1);
+    const replayCacheSize = integer('replayCacheSize', options.replayCacheSize ?? 10_000, 1);
+    const waitMs = integer('waitForConnectionMs', options.waitForConnectionMs ?? 10_000, 0);
+    const settings = await resolveConnection(options);
+    const connection = new MqttConnection(settings, { clientId: options.clientId ?? `jetface-cmd-${options.device}-${randomBytes(4).toString('hex')}`, clean: true });
+    const channel = new CommandChannel({ ...options, maxSkewMs, maxPayloadBytes, clock: options.clock ?? Date.now }, connection, replayCacheSize);
+    connection.start();
+    if (waitMs > 0) {
+      try {
+        await channel.waitForSubscription(waitMs);
+      } catch (error) {
+        await channel.close();
+        throw error;
+      }
+    }
+    return channel;
+  }
+
+  /** Resolves once subscribed; rejects at once on `E_MQTT_AUTH`, else after `timeoutMs`. */
+  waitForSubscription(timeoutMs = 10_000): Promise<void> {
+    if (this.subscribed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const finish = (error?: JetfaceError) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        this.connection.off('error', onError);
+        if (error) reject(error);
+        else resolve();
+      };
+      const done = () => finish();
+      const onError = (error: JetfaceError) => {
+        if (error.code === 'E_MQTT_AUTH') finish(error);
+      };
+      const timer = setTimeout(() => finish(this.connection.lastError ?? new WaitTimeoutError('the command subscription', timeoutMs)), timeoutMs);
+      this.waiters.add(done);
+      this.connection.on('error', onError);
+    });
+  }
+
+  stats(): CommandStats {
+    const lastError = this.connection.lastError;
+    return {
+      connected: this.connection.current !== undefined,
+      ...this.counts,
+      refusedBy: { ...this.refusedBy },
+      lastError: lastError ? { code: lastError.code, message: lastError.message } : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    this.emit('connect');
+    const topic = `${this.base}/commands/+`;
+    try {
+      const granted = await client.subscribeAsync(topic, { qos: 1 });
+      if (granted.some((g) => g.qos === 128)) throw new Error(`the broker refused the subscription to ${topic}`);
+    } catch (error) {
+      this.report(new BrokerConnectionError(this.connection.settings.safeUrl, errorMessage(error), { topic }));
+      return;
+    }
+    this.subscribed = true;
+    for (const done of [...this.waiters]) done();
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (this.closed || !topic.startsWith(`${this.base}/commands/`)) return;
+    this.counts.received += 1;
+    const topicVerb = topic.slice(this.base.length + '/commands/'.length);
+    const defaultTopic = `${this.base}/commands/${topicVerb}/response`;
+    if (payload.length > this.options.maxPayloadBytes) return this.refuse('too_large', `payload of ${payload.length} bytes exceeds ${this.options.maxPayloadBytes}`, { topic }, undefined, defaultTopic);
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      return this.refuse('json', `payload is not JSON: ${errorMessage(error)}`, { topic }, undefined, defaultTopic);
+    }
+    const shape = validateCommandShape(value);
+    if (!shape.ok) return this.refuse('shape', shape.issues.join('; '), { topic, issues: shape.issues }, readableId(value), defaultTopic);
+    const command = shape.command;
+    const about = { topic, id: command.id, verb: command.verb, clientId: command.clientId };
+    if (command.verb !== topicVerb) return this.refuse('shape', `verb ${command.verb} does not match the topic's ${topicVerb}`, about, command.id, defaultTopic);
+    if (!verifyCommandHmac(command, this.options.secret)) return this.refuse('hmac', 'the HMAC does not match the payload', about, command.id, defaultTopic);
+    // From here on the payload is authentic: its responseTopic may be used, if it stays in this device's tree.
+    const responseTopic = command.responseTopic ?? defaultTopic;
+    if (!this.ownResponseTopic(responseTopic)) return this.refuse('response_topic', `responseTopic ${responseTopic} is outside ${this.base}/ or is a command topic`, about, command.id, defaultTopic);
+    if (!this.allowed.has(command.clientId)) return this.refuse('client', `client ${command.clientId} is not allowed`, about, command.id, responseTopic);
+    const skew = Date.parse(command.issuedAt) - this.options.clock();
+    if (!(Math.abs(skew) <= this.options.maxSkewMs)) return this.refuse('stale', `issuedAt ${command.issuedAt} is ${Math.round(skew)} ms from the device clock (limit ${this.options.maxSkewMs})`, about, command.id, responseTopic);
+    if (this.recent.seen(command.id)) return this.refuse('replay', `command id ${command.id} was already received`, about, command.id, responseTopic);
+    const handler = Object.hasOwn(this.options.handlers, command.verb) ? this.options.handlers[command.verb] : undefined;
+    if (!handler) return this.refuse('verb', `unknown verb ${command.verb}`, about, command.id, responseTopic);
+    await this.execute(command, handler, responseTopic);
+  }
+
+  private async execute(command: SignedCommand, handler: CommandHandler, responseTopic: string): Promise<void> {
+    const context: CommandContext = { id: command.id, verb: command.verb, clientId: command.clientId, issuedAt: command.issuedAt };
+    this.counts.executed += 1;
+    let body: CommandResponseBody;
+    try {
+      const result: unknown = await handler(command.args, context);
+      JSON.stringify(result ?? null); // not serializable (a cycle, a BigInt) fails here, as the handler's failure
+      body = { id: command.id, ok: true, result: result ?? null };
+      this.counts.succeeded += 1;
+    } catch (error) {
+      const failure = error instanceof JetfaceError ? error : new CommandFailedError(command.verb, errorMessage(error), error);
+      body = { id: command.id, ok: false, error: { code: failure.code, message: failure.message } };
+      this.counts.failed += 1;
+    }
+    const response = await this.respond(responseTopic, body);
+    this.emit('executed', context, response);
+  }
+
+  private refuse(reason: CommandRefusalReason, message: string, details: Record<string, unknown>, id: string | undefined, responseTopic: string): Promise<void> {
+    this.counts.refused += 1;
+    this.refusedBy[reason] += 1;
+    const error = new CommandRefusedError(reason, message, details);
+    try {
+      this.emit('refused', error);
+    } catch {
+      // a throwing listener must not take the message handler down
+    }
+    if (id === undefined) return Promise.resolve();
+    return this.respond(responseTopic, { id, ok: false, error: { code: error.code, message: error.message, reason } }).then(() => undefined);
+  }
+
+  private async respond(topic: string, body: CommandResponseBody): Promise<CommandResponse> {
+    const response = { ...body, hmac: commandHmac(body, this.options.secret) } as CommandResponse;
+    const client = this.connection.current;
+    try {
+      if (!client) throw new Error('not connected');
+      await client.publishAsync(topic, JSON.stringify(response), { qos: 1 });
+      this.counts.responses += 1;
+    } catch (error) {
+      this.counts.responseErrors += 1;
+      this.report(new BrokerConnectionError(this.connection.settings.safeUrl, `cannot publish the command response: ${errorMessage(error)}`, { topic, id: body.id }, error));
+    }
+    return response;
+  }
+
+  /** Inside `<prefix>/<device>/`, no wildcards or empty levels, and not a command topic (it would loop back). */
+  private ownResponseTopic(topic: string): boolean {
+    if (!topic.startsWith(`${this.base}/`) || /[+#\0]/.test(topic)) return false;
+    const rest = topic.slice(this.base.length + 1).split('/');
+    if (rest.some((level) => level === '')) return false;
+    return !(rest.length === 2 && rest[0] === 'commands');
+  }
+
+  private report(error: JetfaceError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function readableId(value: unknown): string | undefined {
+  const id = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)['id'] : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
+}
+
+function integer(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(name, `an integer >= ${min}`, value);
+  return value;
+}
