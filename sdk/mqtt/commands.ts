@@ -14,13 +14,12 @@ import {
   CommandRefusedError,
   InvalidArgumentError,
   JetfaceError,
-  WaitTimeoutError,
   errorMessage,
   type CommandRefusalReason,
 } from '../errors';
 import { DEFAULT_TOPIC_PREFIX, assertTopicLevel, assertTopicPrefix } from '../events/topics';
 import { RecentIds } from './dedup';
-import { MqttConnection } from './connection';
+import { MqttConnection, waitForSubscribed } from './connection';
 import { resolveConnection, type MqttConnectionOptions } from './options';
 import { assertSecret, commandHmac, validateCommandShape, verifyCommandHmac, type SignedCommand } from './command-auth';
 
@@ -168,22 +167,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
   /** Resolves once subscribed; rejects at once on `E_MQTT_AUTH`, else after `timeoutMs`. */
   waitForSubscription(timeoutMs = 10_000): Promise<void> {
     if (this.subscribed) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (error?: JetfaceError) => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        this.connection.off('error', onError);
-        if (error) reject(error);
-        else resolve();
-      };
-      const done = () => finish();
-      const onError = (error: JetfaceError) => {
-        if (error.code === 'E_MQTT_AUTH') finish(error);
-      };
-      const timer = setTimeout(() => finish(this.connection.lastError ?? new WaitTimeoutError('the command subscription', timeoutMs)), timeoutMs);
-      this.waiters.add(done);
-      this.connection.on('error', onError);
-    });
+    return waitForSubscribed(this.connection, this.waiters, 'the command subscription', timeoutMs);
   }
 
   stats(): CommandStats {

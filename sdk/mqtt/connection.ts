@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { BrokerAuthError, BrokerConnectionError, errorMessage, type JetfaceError } from '../errors';
+import { BrokerAuthError, BrokerConnectionError, WaitTimeoutError, errorMessage, type JetfaceError } from '../errors';
 import { backoffDelay } from './backoff';
 import type { ResolvedConnection } from './options';
 
@@ -165,4 +165,28 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.lastError = error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+/**
+ * Resolves when one of `waiters` is called (the owner calls them all once subscribed); rejects at
+ * once when the broker refuses the credentials (`E_MQTT_AUTH`), else after `timeoutMs` with the
+ * connection's last error or a `WaitTimeoutError` naming `what`.
+ */
+export function waitForSubscribed(connection: MqttConnection, waiters: Set<() => void>, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (error?: JetfaceError) => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      connection.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const done = () => finish();
+    const onError = (error: JetfaceError) => {
+      if (error.code === 'E_MQTT_AUTH') finish(error);
+    };
+    const timer = setTimeout(() => finish(connection.lastError ?? new WaitTimeoutError(what, timeoutMs)), timeoutMs);
+    waiters.add(done);
+    connection.on('error', onError);
+  });
 }

@@ -6,11 +6,11 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { BrokerConnectionError, InvalidArgumentError, WaitTimeoutError, errorMessage, type EventIssue, type JetfaceError } from '../errors';
+import { BrokerConnectionError, InvalidArgumentError, errorMessage, type EventIssue, type JetfaceError } from '../errors';
 import { DEFAULT_TOPIC_PREFIX, assertTopicPrefix, eventTopicFilters, parseEventTopic, type EventFilter } from '../events/topics';
 import { EVENT_TYPES, type EventOfType, type EventType, type JetfaceEvent } from '../events/types';
 import { validateEvent } from '../events/validate';
-import { MqttConnection } from './connection';
+import { MqttConnection, waitForSubscribed } from './connection';
 import { RecentIds } from './dedup';
 import { EventQueue } from './event-queue';
 import { resolveConnection, type MqttConnectionOptions } from './options';
@@ -196,22 +196,7 @@ export class JetfaceSubscriber extends EventEmitter<SubscriberEvents> implements
    */
   waitForSubscription(timeoutMs = 10_000): Promise<void> {
     if (this.subscribed) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (error?: JetfaceError) => {
-        clearTimeout(timer);
-        this.subscribedWaiters.delete(done);
-        this.connection.off('error', onError);
-        if (error) reject(error);
-        else resolve();
-      };
-      const done = () => finish();
-      const onError = (error: JetfaceError) => {
-        if (error.code === 'E_MQTT_AUTH') finish(error);
-      };
-      const timer = setTimeout(() => finish(this.connection.lastError ?? new WaitTimeoutError('the MQTT subscription', timeoutMs)), timeoutMs);
-      this.subscribedWaiters.add(done);
-      this.connection.on('error', onError);
-    });
+    return waitForSubscribed(this.connection, this.subscribedWaiters, 'the MQTT subscription', timeoutMs);
   }
 
   /** Each loop gets every event from the moment it starts; `break` ends it. */
