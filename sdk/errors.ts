@@ -33,7 +33,15 @@ export type JetfaceErrorCode =
   | 'E_WAIT_TIMEOUT'
   | 'E_PIPELINE'
   | 'E_COMMAND_REFUSED'
-  | 'E_COMMAND_FAILED';
+  | 'E_COMMAND_FAILED'
+  | 'E_GALLERY_CORRUPT'
+  | 'E_GALLERY_FOREIGN'
+  | 'E_GALLERY_MODEL_MISMATCH'
+  | 'E_PERSON_NOT_FOUND'
+  | 'E_CONFIG_INVALID'
+  | 'E_DOCTOR_FAILED'
+  | 'E_NOTHING_ENROLLED'
+  | 'E_DEMO_NOTHING_RECOGNIZED';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;
@@ -271,6 +279,76 @@ export class CommandFailedError extends JetfaceError {
   }
 }
 
+/** The gallery file is not a readable SQLite database (truncated, overwritten, encrypted). The file is left untouched. */
+export class GalleryCorruptError extends JetfaceError {
+  constructor(path: string, reason: string, cause?: unknown) {
+    super('E_GALLERY_CORRUPT', `gallery ${path} is not a readable jetface gallery: ${reason}; the file was left untouched`, { path, reason }, { cause });
+  }
+}
+
+/** The file is a SQLite database, but not a jetface gallery (or one from a newer jetface). The file is left untouched. */
+export class GalleryForeignError extends JetfaceError {
+  constructor(path: string, reason: string) {
+    super('E_GALLERY_FOREIGN', `gallery ${path} is not a jetface gallery this version can open: ${reason}; the file was left untouched`, { path, reason });
+  }
+}
+
+/** Embeddings from one model were offered to, or matched against, a gallery enrolled with another: re-enroll instead of mixing embedding spaces. */
+export class GalleryModelMismatchError extends JetfaceError {
+  constructor(expected: string, actual: string, what: string) {
+    super('E_GALLERY_MODEL_MISMATCH', `${what}: the gallery holds embeddings of model ${expected}, not ${actual}; re-enroll with the new model`, { expected, actual });
+  }
+}
+
+/** No enrolled person has this id. */
+export class PersonNotFoundError extends JetfaceError {
+  constructor(personId: string) {
+    super('E_PERSON_NOT_FOUND', `no enrolled person has id ${JSON.stringify(personId)}`, { personId });
+  }
+}
+
+/** One problem in a configuration: where, what was expected, what was found. */
+export interface ConfigIssue {
+  /** Dotted path into the configuration, e.g. `cameras[1].source.url`. */
+  path: string;
+  expected: string;
+  message: string;
+}
+
+/** A configuration (file or object) is invalid: `issues` lists every problem with its path. */
+export class ConfigError extends JetfaceError {
+  readonly issues: ConfigIssue[];
+
+  constructor(source: string, issues: ConfigIssue[]) {
+    super('E_CONFIG_INVALID', `invalid configuration ${source}:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`, { source, issues });
+    this.issues = issues;
+  }
+}
+
+/** `jetface doctor` found required checks failing; `failed` names them (each with its fix in the report). */
+export class DoctorFailedError extends JetfaceError {
+  readonly failed: string[];
+
+  constructor(failed: string[]) {
+    super('E_DOCTOR_FAILED', `${failed.length} required check${failed.length === 1 ? '' : 's'} failed: ${failed.join(', ')}`, { failed });
+    this.failed = failed;
+  }
+}
+
+/** An enrollment job enrolled no embedding: every photo was refused (`refused` lists why). */
+export class NothingEnrolledError extends JetfaceError {
+  constructor(refused: readonly { source: string; reason: string }[]) {
+    super('E_NOTHING_ENROLLED', `nothing was enrolled: ${refused.length} photo${refused.length === 1 ? ' was' : 's were'} refused${refused.length ? ` (${refused.slice(0, 5).map((r) => `${r.source}: ${r.reason}`).join('; ')}${refused.length > 5 ? '; ...' : ''})` : ''}`, { refused: refused.map((r) => ({ ...r })) });
+  }
+}
+
+/** `jetface demo --headless` recognized nobody; the message says why (no face found, none good enough to enroll, ...). */
+export class DemoNothingRecognizedError extends JetfaceError {
+  constructor(reason: string, details: ErrorDetails = {}) {
+    super('E_DEMO_NOTHING_RECOGNIZED', `the demo recognized nobody: ${reason}`, { reason, ...details });
+  }
+}
+
 const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   BundleNotFoundError,
   ManifestError,
@@ -297,6 +375,14 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   WaitTimeoutError,
   CommandRefusedError,
   CommandFailedError,
+  GalleryCorruptError,
+  GalleryForeignError,
+  GalleryModelMismatchError,
+  PersonNotFoundError,
+  ConfigError,
+  DoctorFailedError,
+  NothingEnrolledError,
+  DemoNothingRecognizedError,
 };
 
 /** Serialized error, as it crosses the worker boundary. */

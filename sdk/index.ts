@@ -139,3 +139,56 @@ export {
   type CommandStats,
 } from './mqtt/commands';
 export { signCommand, canonicalJson, commandHmac, verifyCommandHmac, validateCommandShape, COMMAND_JSON_SCHEMA, type SignedCommand, type UnsignedCommand } from './mqtt/command-auth';
+// Observability (issue 7): Prometheus metrics, structured logs, Home Assistant discovery, `jetface doctor`.
+export { createMetrics, METRIC_NAMES, type DeviceMetrics, type ObservedParts, type MetricsServeOptions, type MetricsServer } from './observability/metrics';
+export { createLogger, formatPretty, LOG_LEVELS, type Logger, type LoggerSettings, type LogLevel, type LogFormat } from './observability/logger';
+export { attachLogging, type LoggedParts, type AttachLoggingOptions } from './observability/attach-logging';
+export { HomeAssistantDiscovery, homeAssistantConfigTopic, lastPersonTopic, type HomeAssistantOptions, type HomeAssistantSensorConfig, type LastPersonState } from './mqtt/home-assistant';
+export { runDoctor, type DoctorOptions, type DoctorReport, type DoctorCheck, type CheckStatus } from './doctor/doctor';
+// Enrollment (issue 6): quality gates, enrollment from photos, folders and cameras, remote enrollment commands.
+export {
+  DEFAULT_QUALITY_LIMITS,
+  SHARPNESS_CROP,
+  checkFaceQuality,
+  estimatePose,
+  faceSharpness,
+  resolveQualityLimits,
+  type QualityLimits,
+  type QualityRefusal,
+  type QualityRefusalCode,
+  type QualityVerdict,
+  type FacePose,
+  type FaceQualityMeasures,
+} from './gallery/quality';
+export {
+  enrollPerson,
+  enrollFolder,
+  readPeopleFolder,
+  type EnrollmentEngine,
+  type EnrollmentImage,
+  type EnrollmentOptions,
+  type EnrollmentOutcome,
+  type EnrollmentProgress,
+  type EnrollmentRefusalCode,
+  type EnrollmentWarning,
+  type FolderEnrollment,
+  type FolderPerson,
+  type PersonEnrollment,
+} from './gallery/enroll';
+export { enrollFromCamera, type CameraEnrollmentOptions, type CameraEnrollment } from './gallery/enroll-camera';
+export { decodeImageBytes, padFrame, faceCropJpeg } from './gallery/enroll-input';
+export { galleryCommandHandlers, type GalleryCommandOptions, type EnrollCommandArgs, type EnrollCommandResult } from './gallery/commands';
+// Device app (issue 7): the configuration schema and loader, the device runtime behind `jetface run`, the demo.
+export { deviceConfigSchema, type DeviceConfig, type DeviceConfigInput, type CameraConfig, type CameraSourceConfig } from './config/schema';
+export { loadDeviceConfig, parseDeviceConfig, resolvePaths, defaultBundleDir } from './config/load';
+export { configReferenceMarkdown } from './config/docs';
+export { startDevice, type StartDeviceOptions, type DeviceHandle, type DeviceStats } from './app/start-device';
+export { cameraSourceSpec } from './app/camera-source';
+export { runDemo, type DemoOptions, type DemoResult } from './app/demo/run-demo';
+// Gallery (issue 6): the persistent SQLite gallery, fast 1:N search, export / import, model-change policy.
+export { SqliteGallery, ORT_MIN_ROWS, type SqliteGalleryOptions, type SearchKernel } from './gallery/sqlite-gallery';
+export { embeddingSpaceId } from './gallery/model-id';
+export { GALLERY_EXPORT_FORMAT, GALLERY_EXPORT_VERSION, type GalleryExport, type ImportMode, type ImportSummary } from './gallery/export';
+export { GALLERY_APPLICATION_ID, SCHEMA_VERSION as GALLERY_SCHEMA_VERSION } from './gallery/schema';
+export type { StalePerson } from './gallery/people-table';
+export type { Gallery, PersonRecord, PersonInput, EmbeddingInput, SearchOptions, SearchResult, SearchCandidate } from './gallery/types';

@@ -187,6 +187,15 @@ describe('FaceTracker lifecycle and event policy', () => {
     expect(types(events)).toEqual(['recognition:Ada', 'recognition_update:firmed:Ada', 'track_ended']);
   });
 
+  test('after a gap longer than maxLostMs, the track ends before the next face is associated: a new track, even at the same place', () => {
+    const random = rng(9);
+    const tracker = new FaceTracker(galleryOf(['a', 'Ada', 0]), { maxLostMs: 500 });
+    for (let i = 0; i < 10; i++) tracker.update([face(box(200, 200), embedding(0, random))], i * FRAME_MS);
+    const after = tracker.update([face(box(200, 200), embedding(0, random))], 10 * FRAME_MS + 600);
+    expect(after.events.map((e) => [e.type, e.trackId])).toEqual([['track_ended', 1]]);
+    expect(after.tracks.map((t) => [t.trackId, t.state])).toEqual([[2, 'tentative']]);
+  });
+
   test('a detection seen once (tentative) ends quietly: no event at all', () => {
     const tracker = new FaceTracker(galleryOf(['a', 'Ada', 0]));
     const first = tracker.update([face(box(50, 50), embedding(0, rng(6)))], 0);

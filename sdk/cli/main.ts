@@ -5,20 +5,30 @@ import { version } from '../../package.json';
 import { registerBench } from './commands/bench';
 import { registerBundle } from './commands/bundle';
 import { registerDetect } from './commands/detect';
+import { registerDoctor } from './commands/doctor';
+import { registerEnroll } from './commands/enroll';
 import { registerEval } from './commands/eval';
+import { registerGallery } from './commands/gallery';
 import { registerLabel } from './commands/label';
 import { registerModel } from './commands/model';
+import { registerRun } from './commands/run';
+import { registerDemo } from './commands/demo';
 
 /** The `jetface` command line. Exit status: 0 ok, 1 a jetface error (its code printed), 2 usage. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('jetface').version(version).description('face detection + recognition for edge devices').exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerDetect(program);
+  registerDoctor(program);
+  registerEnroll(program);
   registerEval(program);
   registerBench(program);
   registerBundle(program);
   registerLabel(program);
   registerModel(program);
+  registerGallery(program);
+  registerRun(program);
+  registerDemo(program);
   try {
     await program.parseAsync(argv);
     return 0;

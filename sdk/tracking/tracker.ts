@@ -85,6 +85,10 @@ export class FaceTracker {
     const now = Math.max(timestamp, this.lastTimestamp);
     this.lastTimestamp = now;
     const events: TrackerEvent[] = [];
+    // Tracks unseen for longer than maxLostMs end before association: after a gap in the stream
+    // (a camera outage, the next photo of a folder) a face must start a track of its own.
+    for (const track of this.tracks) if (now - track.lastSeen > this.o.maxLostMs) this.end(track, now, events);
+    this.tracks = this.tracks.filter((t) => t.state !== 'ended');
     const pairs = this.associate(faces, now);
     const matchedTracks = new Set<Track>();
     const seen: { track: Track; face: Face }[] = [];

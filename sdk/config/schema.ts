@@ -1,0 +1,248 @@
+/**
+ * The device configuration: one strict zod schema (unknown keys refused, every number bounded,
+ * defaults filled in). docs/config.md is generated from it by scripts/gen-config-docs.ts.
+ */
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../engine/providers';
+import { TENSORRT_LIMITS } from '../engine/tensorrt-options';
+
+const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+const id = (what: string) => z.string().regex(ID, `${what}: 1-64 characters from [A-Za-z0-9_.-], not starting with . or -`);
+const path = (what: string) => z.string().min(1).max(4096).describe(what);
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const envName = z.string().regex(ENV_NAME, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+const cosine = (what: string) => z.number().min(-1).max(1).describe(what);
+const ms = (what: string, max = 3_600_000) => int(0, max).describe(`${what} (milliseconds)`);
+
+const reconnect = z.union([
+  z.literal(false),
+  z.strictObject({
+    initialDelayMs: ms('delay before the first retry').optional(),
+    maxDelayMs: ms('upper bound of the delay').optional(),
+    factor: z.number().min(1).max(10).optional().describe('growth per failed attempt'),
+    jitter: z.number().min(0).max(1).optional().describe('random spread as a fraction of the delay'),
+    maxAttempts: int(0, 1_000_000).optional().describe('attempts before giving up (default: unlimited)'),
+  }),
+]);
+
+/** Where a camera's frames come from; each kind maps onto one FrameSourceSpec backend. */
+const source = z.discriminatedUnion('kind', [
+  z
+    .strictObject({
+      kind: z.literal('file'),
+      path: path('video file (FFmpeg)'),
+      realtime: z.boolean().default(false).describe('read at the native frame rate, like a camera'),
+      backend: z.enum(['ffmpeg', 'gstreamer']).default('ffmpeg'),
+    })
+    .describe('A video file, decoded by FFmpeg (or GStreamer decodebin).'),
+  z
+    .strictObject({
+      kind: z.literal('rtsp'),
+      url: z.url({ protocol: /^rtsps?$/, error: 'an rtsp:// or rtsps:// URL' }).max(2048),
+      backend: z.enum(['ffmpeg', 'gstreamer']).default('ffmpeg').describe('gstreamer decodes in hardware on a Jetson'),
+      codec: z.enum(['h264', 'h265']).default('h264').describe('GStreamer only'),
+      latencyMs: int(0, 10_000).default(200).describe('GStreamer jitter buffer'),
+      tcp: z.boolean().default(true).describe('RTP over TCP (GStreamer)'),
+    })
+    .describe('An RTSP camera.'),
+  z
+    .strictObject({
+      kind: z.literal('v4l2'),
+      device: z.string().regex(/^\/dev\/video\d{1,3}$/, 'a device such as /dev/video0').default('/dev/video0'),
+      inputFormat: z.enum(['mjpeg', 'yuyv422', 'h264']).optional().describe("the camera's pixel format (FFmpeg -input_format)"),
+    })
+    .describe('A V4L2 (USB/UVC) camera through FFmpeg.'),
+  z
+    .strictObject({
+      kind: z.literal('csi'),
+      sensorId: int(0, 7).default(0),
+      captureWidth: int(16, 16384).default(1920),
+      captureHeight: int(16, 16384).default(1080),
+      captureFps: int(1, 240).default(30),
+      flipMethod: int(0, 7).default(0),
+    })
+    .describe('A Jetson CSI camera (GStreamer nvarguscamerasrc).'),
+  z
+    .strictObject({
+      kind: z.literal('usb'),
+      device: z.string().regex(/^\/dev\/video\d{1,3}$/, 'a device such as /dev/video0').default('/dev/video0'),
+      mjpeg: z.boolean().default(false).describe('ask the camera for MJPEG'),
+      captureFps: int(1, 240).optional(),
+    })
+    .describe('A USB camera through GStreamer v4l2src.'),
+  z
+    .strictObject({
+      kind: z.literal('images'),
+      dir: path('folder of images, read in natural name order'),
+      loop: z.boolean().default(false),
+    })
+    .describe('A folder of images.'),
+  z
+    .strictObject({
+      kind: z.literal('opencv'),
+      input: z.union([int(0, 64), z.string().min(1).max(4096)]).describe('device index, file or URL'),
+    })
+    .describe('OpenCV VideoCapture (optional @u4/opencv4nodejs).'),
+]);
+
+const camera = z.strictObject({
+  id: id('camera id'),
+  source,
+  fps: z.number().gt(0).max(240).optional().describe('frame-rate cap'),
+  width: int(16, 16384).optional().describe('output width (with height)'),
+  height: int(16, 16384).optional().describe('output height (with width)'),
+  backpressure: z.enum(['latest', 'wait']).optional().describe('default: latest for live sources, wait for files and folders'),
+  queueSize: int(1, 64).default(1),
+  reconnect: reconnect.optional().describe('retry policy, or false (default: on for live sources)'),
+  openTimeoutMs: ms('first frame wait').default(15_000),
+  stallTimeoutMs: ms('stall detection, 0 = off').default(10_000),
+});
+
+const tensorrt = z.strictObject({
+  fp16: z.boolean().optional(),
+  int8: z.boolean().optional(),
+  deviceId: int(...TENSORRT_LIMITS.deviceId).optional(),
+  workspaceMb: int(...TENSORRT_LIMITS.workspaceMb).optional(),
+  dlaCore: int(...TENSORRT_LIMITS.dlaCore).optional(),
+  builderOptimizationLevel: int(...TENSORRT_LIMITS.builderOptimizationLevel).optional(),
+  cacheRoot: path('engine cache root (default ~/.cache/jetface/tensorrt)').optional(),
+});
+
+const model = z.strictObject({
+  bundle: path('model bundle folder').default('models/jetface-s'),
+  providers: z.array(z.enum(EXECUTION_PROVIDERS as [string, ...string[]])).min(1).max(3).default(['tensorrt', 'cuda', 'cpu']),
+  threads: int(0, 256).default(1).describe('CPU intra-op threads (0 = onnxruntime decides)'),
+  minScore: z.number().min(0).max(1).optional().describe("minimum face score (default: the bundle's)"),
+  tensorrt: tensorrt.optional(),
+});
+
+const gallery = z.strictObject({
+  path: path('SQLite gallery file').default('gallery.db'),
+  threshold: cosine("match threshold (default: the bundle's)").optional(),
+  margin: z.number().min(0).max(1).default(0.05).describe('least gap to the runner-up, else ambiguous'),
+  keepFaceImages: z.boolean().default(false).describe('store enrolled face crops'),
+});
+
+const tracking = z.strictObject({
+  iouWeight: z.number().min(0).max(1).optional(),
+  minIou: z.number().min(0).max(1).optional(),
+  minCosine: cosine('pairs less similar never associate').optional(),
+  reidCosine: cosine('re-identify a lost track without overlap').optional(),
+  confirmHits: int(1, 100).optional(),
+  maxLostMs: ms('a lost track ends after', 600_000).optional(),
+  embeddingUpdate: z.number().min(0).max(1).optional(),
+  vote: z
+    .strictObject({
+      goodFaceSize: z.number().min(1).max(4096).optional(),
+      decideShare: z.number().min(0).max(1).optional(),
+      minEvidence: z.number().min(0).max(1000).optional(),
+      minMatchedFraction: z.number().min(0).max(1).optional(),
+      firmShare: z.number().min(0).max(1).optional(),
+      firmEvidence: z.number().min(0).max(1000).optional(),
+      unknownWeight: z.number().min(0).max(10).optional(),
+      unknownEvidence: z.number().min(0).max(1000).optional(),
+    })
+    .optional(),
+});
+
+const mqtt = z
+  .strictObject({
+    embedded: z.boolean().default(false).describe('start an in-process broker (aedes) instead of connecting to url'),
+    embeddedPort: int(0, 65_535).default(1883).describe('port of the embedded broker (0 = any free one)'),
+    embeddedHost: z.string().min(1).max(255).default('127.0.0.1'),
+    url: z.url({ protocol: /^(mqtts?|wss?)$/, error: 'an mqtt://, mqtts://, ws:// or wss:// URL' }).max(2048).optional(),
+    username: z.string().min(1).max(256).optional(),
+    passwordEnv: envName.optional().describe('name of the environment variable holding the password'),
+    passwordFile: path('file holding the password').optional(),
+    tls: z
+      .strictObject({
+        caFile: path('CA certificate (PEM)').optional(),
+        certFile: path('client certificate (PEM)').optional(),
+        keyFile: path('client key (PEM)').optional(),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .optional(),
+    topicPrefix: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/, 'topic levels without +, #, spaces').default('jetface'),
+    qos: z.literal(1).default(1).describe('events are published at QoS 1 (at least once, through the outbox)'),
+    keepaliveSeconds: int(1, 3600).default(30),
+  })
+  .refine((m) => m.embedded || m.url !== undefined, { message: 'mqtt.url is required unless mqtt.embedded is true', path: ['url'] })
+  .refine((m) => !(m.embedded && m.url !== undefined), { message: 'give either mqtt.embedded: true or mqtt.url, not both', path: ['url'] })
+  .refine((m) => !(m.passwordEnv && m.passwordFile), { message: 'give passwordEnv or passwordFile, not both', path: ['passwordFile'] })
+  .refine((m) => !(m.embedded && m.tls), { message: 'tls applies to a broker given by mqtt.url, not to the embedded one', path: ['tls'] })
+  .refine((m) => !m.tls?.certFile === !m.tls?.keyFile, { message: 'a client certificate and its key go together', path: ['tls', 'keyFile'] });
+
+const outbox = z.strictObject({
+  dir: path('folder of the durable event outbox').default('jetface-data'),
+  maxEvents: int(1, 10_000_000).default(10_000),
+  maxBytes: int(1024, 16 * 1024 ** 3).default(64 * 1024 * 1024),
+});
+
+const commands = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    secretFile: path('file holding the shared HMAC secret (>= 16 bytes)').optional(),
+    secretEnv: envName.optional().describe('name of the environment variable holding the secret'),
+    allowedClients: z.array(z.string().min(1).max(128)).max(1000).default([]),
+    maxSkewMs: ms('clock skew allowed', 600_000).default(30_000),
+  })
+  .refine((c) => !c.enabled || Boolean(c.secretFile) !== Boolean(c.secretEnv), { message: 'enabled commands need exactly one of secretFile or secretEnv', path: ['secretFile'] })
+  .refine((c) => !c.enabled || c.allowedClients.length > 0, { message: 'enabled commands need at least one allowed client', path: ['allowedClients'] });
+
+const metrics = z.strictObject({
+  enabled: z.boolean().default(false),
+  host: z.string().min(1).max(255).default('127.0.0.1'),
+  port: int(0, 65_535).default(9464),
+});
+
+const logging = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  format: z.enum(['json', 'pretty']).default('json'),
+});
+
+const privacy = z.strictObject({
+  faceImages: z.boolean().default(false).describe('include face crops in events (off: no biometric image leaves the device)'),
+});
+
+const homeAssistant = z.strictObject({
+  enabled: z.boolean().default(false),
+  discoveryPrefix: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_/-]{0,127}$/, 'an MQTT topic prefix').default('homeassistant'),
+});
+
+/** The zod schema of a device configuration file. */
+export const deviceConfigSchema = z
+  .strictObject({
+    device: z.strictObject({ id: id('device id') }),
+    cameras: z.array(camera).min(1).max(64),
+    model: model.prefault({}),
+    gallery: gallery.prefault({}),
+    tracking: tracking.prefault({}),
+    mqtt: mqtt.prefault({ embedded: true }),
+    outbox: outbox.prefault({}),
+    commands: commands.prefault({}),
+    metrics: metrics.prefault({}),
+    logging: logging.prefault({}),
+    privacy: privacy.prefault({}),
+    homeAssistant: homeAssistant.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.cameras.forEach((cam, i) => {
+      if (seen.has(cam.id)) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'id'], message: `camera id ${JSON.stringify(cam.id)} used twice`, input: cam.id });
+      seen.add(cam.id);
+      if ((cam.width === undefined) !== (cam.height === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['cameras', i, cam.width === undefined ? 'width' : 'height'], message: 'width and height go together', input: undefined });
+      }
+    });
+  });
+
+/** A device configuration as written (defaults optional). */
+export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
+/** A validated device configuration, defaults filled in. */
+export type DeviceConfig = z.output<typeof deviceConfigSchema>;
+/** One camera of a {@link DeviceConfig}. */
+export type CameraConfig = DeviceConfig['cameras'][number];
+/** A camera's source. */
+export type CameraSourceConfig = CameraConfig['source'];

@@ -1,0 +1,125 @@
+/**
+ * `jetface demo --headless` in-process, through the CLI's main(): on the sample photos of the
+ * @vladmandic/face-api dev dependency (what `npm run demo` plays on a machine without a camera),
+ * guest mode, events received over MQTT by the demo's subscriber, the annotated HTML page; a
+ * folder without faces exits 1 with the reason; `--enroll DIR` names the enrolled person.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { defaultCamera, samplePhotosDir } from '../sdk/app/demo/input';
+import { main } from '../sdk/cli/main';
+import { CLIP, FFMPEG, describeWith } from './support/capture';
+import { tempDir } from './support/data';
+
+const PHOTOS = samplePhotosDir();
+const describeWithPhotos: jest.Describe =
+  PHOTOS && !defaultCamera()
+    ? describe
+    : (((name: string, fn: () => void) => describe.skip(`${name} (skipped: ${PHOTOS ? 'a camera at /dev/video0 would be the default input' : 'node_modules/@vladmandic/face-api is absent: npm install'})`, fn)) as unknown as jest.Describe);
+
+/** Runs the CLI, capturing what it writes. */
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (out.push(String(c)), true));
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
+  try {
+    const code = await main(['node', 'jetface', ...args]);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describeWithPhotos('jetface demo --headless', () => {
+  test('no input given: the sample photos, played twice; guests enrolled in pass 1 are recognized in pass 2; exit 0; an HTML page with boxes', async () => {
+    const html = join(tempDir(), 'out', 'index.html');
+    const { code, out, err } = await run(['demo', '--headless', '--out', html]);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toContain('the 6 sample photos of @vladmandic/face-api, guest mode');
+    expect(out).toContain('the input plays twice');
+    expect(out).not.toMatch(/\x1b\[/); // headless: no colours
+    // The subscriber printed events as they arrived over MQTT, one line each.
+    expect(out).toMatch(/camera online \(images\)/);
+    expect(out).toMatch(/unknown face {2}track demo-\d+\n {2}→ enrolled as Guest 1 \(guest-1\)/);
+    const pass2 = out.slice(out.indexOf('--- pass 2 of 2 ---'));
+    expect(pass2).toMatch(/RECOGNIZED {2}Guest 1 \(guest-1\) {2}similarity 1\.00/);
+    expect(out).toMatch(/\[first recognition, \d+\.\d s after start\]/);
+    // The summary counts what the subscriber received.
+    const summary = out.slice(out.indexOf('--- summary ---'));
+    const received = /events received over MQTT: (.*)/.exec(summary)![1]!;
+    const counts = Object.fromEntries(received.split(', ').map((kv) => kv.split(' ')).map(([k, v]) => [k, Number(v)]));
+    expect(counts).toMatchObject({ camera_online: 1, camera_offline: 1 });
+    expect(counts['recognition']).toBeGreaterThanOrEqual(6);
+    expect(counts['track_ended']).toBe(counts['recognition']); // every track was decided, and every track ended
+    const guests = Number(/guests enrolled: (\d+)/.exec(summary)![1]);
+    expect(guests).toBeGreaterThanOrEqual(4);
+    expect(summary).toMatch(/recognized: .*Guest 1/);
+
+    // One self-contained page: 6 photos x 2 passes, inline JPEGs, a labelled SVG box per face.
+    expect(existsSync(html)).toBe(true);
+    const page = readFileSync(html, 'utf8');
+    expect(page.match(/<figure>/g)).toHaveLength(12);
+    expect(page.match(/<image href="data:image\/jpeg;base64,\/9j\//g)).toHaveLength(12);
+    expect(page).toContain('<figcaption>sample1.jpg, pass 1</figcaption>');
+    const boxes = [...page.matchAll(/<g class="face" data-status="(\w+)" data-person="([^"]*)"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g)];
+    expect(boxes.length).toBe(Number(/(\d+) faces boxed/.exec(summary)![1]));
+    expect(boxes.length).toBeGreaterThanOrEqual(24);
+    for (const b of boxes) expect(Number(b[5])).toBeGreaterThan(20);
+    // Pass 2 shows the guests by name; pass 1's first frames were seen before anyone was enrolled.
+    const pass2Page = page.slice(page.indexOf('<figcaption>sample6.jpg, pass 1</figcaption>'));
+    expect(pass2Page).toMatch(/data-status="known" data-person="guest-1"><rect[^>]*\/><text[^>]*>Guest 1 1\.00<\/text>/);
+    expect(page.slice(0, page.indexOf('sample1.jpg, pass 1'))).toMatch(/data-status="unknown"/);
+  });
+
+  test('an input with no face exits 1 and says why', async () => {
+    const dir = tempDir();
+    const blank = join(dir, 'blank');
+    mkdirSync(blank);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 160 } } }).jpeg().toFile(join(blank, 'wall.jpg'));
+    const { code, out, err } = await run(['demo', '--headless', '--input', blank, '--out', join(dir, 'index.html')]);
+    expect(code).toBe(1);
+    expect(out).toContain('recognized: nobody');
+    expect(err).toMatch(/E_DEMO_NOTHING_RECOGNIZED: the demo recognized nobody: no face was found in \d+ frames/);
+  });
+
+  test('a failure before the first frame (a missing --enroll folder) closes everything and exits 1 with the typed error', async () => {
+    const { code, err } = await run(['demo', '--headless', '--enroll', '/nonexistent/people', '--out', join(tempDir(), 'index.html')]);
+    expect(code).toBe(1);
+    expect(err).toMatch(/E_INPUT_FILE: \/nonexistent\/people: cannot read the people folder/);
+  });
+
+  test('--enroll DIR (one folder per person) names the enrolled person in the photo, in one pass', async () => {
+    const dir = tempDir();
+    // A crop of one face of sample6.jpg is the enrollment photo of "Ada".
+    const person = join(dir, 'enroll', 'Ada');
+    mkdirSync(person, { recursive: true });
+    await sharp(join(PHOTOS!, 'sample6.jpg')).extract({ left: 180, top: 420, width: 370, height: 420 }).jpeg().toFile(join(person, 'ada.jpg'));
+    const { code, out } = await run(['demo', '--headless', '--enroll', join(dir, 'enroll'), '--input', join(PHOTOS!, 'sample6.jpg'), '--out', join(dir, 'index.html')]);
+    expect(out).toMatch(/enrolled Ada \(Ada\): 1 photo/);
+    expect(out).not.toContain('plays twice');
+    expect(out).toMatch(/RECOGNIZED {2}Ada \(Ada\) {2}similarity 0\.\d\d/);
+    expect(code).toBe(0);
+  });
+});
+
+describeWith(FFMPEG)('jetface demo --headless --input VIDEO', () => {
+  test('the Hamilton clip, played twice through FFmpeg: a guest enrolled in pass 1 is recognized coming back in pass 2', async () => {
+    const dir = tempDir();
+    const html = join(dir, 'index.html');
+    const { code, out } = await run(['demo', '--headless', '--input', CLIP, '--out', html]);
+    expect(code).toBe(0);
+    expect(out).toContain('the input plays twice');
+    expect(out).toMatch(/camera online \(ffmpeg\)/);
+    expect(out).toMatch(/→ enrolled as Guest 1 \(guest-1\)/);
+    const pass2 = out.slice(out.indexOf('--- pass 2 of 2 ---'), out.indexOf('--- summary ---'));
+    expect(pass2).toMatch(/RECOGNIZED {2}Guest 1 \(guest-1\) {2}similarity 0\.\d\d/);
+    // Video keeps the frames where someone was named, with their boxes.
+    const page = readFileSync(html, 'utf8');
+    expect(page.match(/<figure>/g)!.length).toBeGreaterThanOrEqual(1);
+    expect(page).toMatch(/data-status="known" data-person="guest-1"/);
+  });
+});
+
