@@ -54,7 +54,8 @@ const { values } = parseArgs({
 async function runBundle(bundle: string, options: { threshold?: number; margin?: number }): Promise<{ faces: SceneFace[][]; enrolled: number; refused: number; gallery: SqliteGallery; dir: string }> {
   const engine = await FaceEngine.create(bundle);
   const dir = mkdtempSync(join(tmpdir(), 'jetface-bbt-'));
-  const gallery = SqliteGallery.open(join(dir, 'gallery.db'), { modelId: embeddingSpaceId(engine.manifest), ...options });
+  // Each bundle's own match threshold unless one is given: what a device running it would use.
+  const gallery = SqliteGallery.open(join(dir, 'gallery.db'), { modelId: embeddingSpaceId(engine.manifest), threshold: engine.manifest.thresholds.match, ...options });
   try {
     const padRetries = values['pad-retries']?.split(',').map(Number);
     const job = await enrollFolder(engine, gallery, join(DATA, 'people', 'bbt'), padRetries ? { padRetries } : {});

@@ -24,7 +24,7 @@ import { EventOutbox } from '../sdk/mqtt/outbox';
 import { JetfaceSubscriber } from '../sdk/mqtt/subscriber';
 import { createLogger } from '../sdk/observability/logger';
 import { CLIP, FFMPEG, childProcesses, describeWith } from './support/capture';
-import { dataPath, tempDir } from './support/data';
+import { dataPath, tempDir, CLIP_MATCH_THRESHOLD } from './support/data';
 import { until } from './support/events';
 
 const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
@@ -53,7 +53,7 @@ function canListen(port: number): Promise<boolean> {
 /** Enrolls the clip's two people (video/enroll/<id>.png) into a SQLite gallery file. */
 async function enrollClipPeople(galleryPath: string): Promise<void> {
   const engine = await FaceEngine.create(BUNDLE, { providers: ['cpu'] });
-  const gallery = SqliteGallery.open(galleryPath, { modelId: embeddingSpaceId(engine.manifest), threshold: engine.manifest.thresholds.match });
+  const gallery = SqliteGallery.open(galleryPath, { modelId: embeddingSpaceId(engine.manifest), threshold: CLIP_MATCH_THRESHOLD });
   try {
     for (const [personId, name] of [['alex-lacamoire', 'Alex Lacamoire'], ['lin-manuel-miranda', 'Lin-Manuel Miranda']] as const) {
       const faces = await engine.detect(await loadImageFrame(dataPath('video', 'enroll', `${personId}.png`)));
@@ -82,7 +82,7 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
       device: { id: 'stage-1' },
       cameras: [{ id: 'stage', source: { kind: 'file', path: CLIP }, fps: 10 }],
       model: { bundle: BUNDLE, providers: ['cpu'] },
-      gallery: { path: galleryPath },
+      gallery: { path: galleryPath, threshold: CLIP_MATCH_THRESHOLD },
       mqtt: { embedded: true, embeddedPort: port },
       outbox: { dir: join(dir, 'outbox') },
       metrics: { enabled: true, port: 0 },

@@ -15,7 +15,7 @@ import { enrollFromImages } from '../sdk/pipeline/enroll';
 import { Pipeline } from '../sdk/pipeline/pipeline';
 import { InMemoryGallery } from '../sdk/tracking/memory-gallery';
 import { CLIP, FFMPEG, describeWith } from './support/capture';
-import { dataPath, tempDir } from './support/data';
+import { dataPath, tempDir, CLIP_MATCH_THRESHOLD } from './support/data';
 import { oneOfEachType, until } from './support/events';
 import { freePorts } from './support/mosquitto';
 
@@ -117,7 +117,7 @@ describe('Home Assistant discovery over the embedded broker', () => {
     test('the sensor of the camera names the person the pipeline recognized', async () => {
       const engine = await FaceEngine.create(resolve(__dirname, '..', 'models', 'jetface-s'), { providers: ['cpu'] });
       closers.push(() => engine.close());
-      const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+      const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
       const dir = dataPath('video', 'enroll');
       await enrollFromImages(engine, gallery, readdirSync(dir).sort().map((f) => ({ personId: f.replace(/\.\w+$/, ''), name: f.replace(/\.\w+$/, ''), files: [join(dir, f)] })));
       const ha = await HomeAssistantDiscovery.create({ url: broker.url, device: 'jetson-run', cameras: ['hamilton'], discoveryPrefix: 'ha', ...fast });

@@ -15,7 +15,7 @@ import { enrollFromImages } from '../sdk/pipeline/enroll';
 import { Pipeline } from '../sdk/pipeline/pipeline';
 import { InMemoryGallery } from '../sdk/tracking/memory-gallery';
 import { CLIP, FFMPEG, describeWith } from './support/capture';
-import { dataPath, tempDir } from './support/data';
+import { dataPath, tempDir, CLIP_MATCH_THRESHOLD } from './support/data';
 import { until } from './support/events';
 
 const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
@@ -64,7 +64,7 @@ describeWith(FFMPEG)('metrics: the /metrics endpoint during a real pipeline run'
 
   test('frames, fps, inference time, faces, events, outbox and gallery are exposed with real values', async () => {
     const dir = dataPath('video', 'enroll');
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     await enrollFromImages(engine, gallery, readdirSync(dir).sort().map((f) => ({ personId: f.replace(/\.\w+$/, ''), name: f, files: [join(dir, f)] })));
     const publisher = await EventPublisher.create({ url: broker.url, device: 'jetson-m', outbox: join(tempDir(), 'outbox.jsonl'), backoff: { initialMs: 50, maxMs: 300 } });
     const metrics = createMetrics({ labels: { device: 'jetson-m' } });

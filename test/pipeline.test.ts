@@ -20,7 +20,7 @@ import { enrollFromImages, type EnrollEntry } from '../sdk/pipeline/enroll';
 import { Pipeline } from '../sdk/pipeline/pipeline';
 import { InMemoryGallery } from '../sdk/tracking/memory-gallery';
 import { CLIP, FFMPEG, childProcesses, describeWith } from './support/capture';
-import { dataPath, tempDir } from './support/data';
+import { dataPath, tempDir, CLIP_MATCH_THRESHOLD } from './support/data';
 import { until } from './support/events';
 
 const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
@@ -90,7 +90,7 @@ describeWith(FFMPEG)('Pipeline: hamilton_clip.mp4 → FaceEngine (models/jetface
     writeFileSync(blank, Buffer.concat([Buffer.from('P5\n64 64\n255\n'), Buffer.alloc(64 * 64, 128)]));
     const broken = join(dir, 'broken.png');
     writeFileSync(broken, 'not a png');
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     const entries = enrollEntries();
     expect(entries.map((e) => e.personId)).toEqual(['alex-lacamoire', 'lin-manuel-miranda']);
     const outcomes = await enrollFromImages(engine, gallery, [...entries, { personId: 'nobody', name: 'Nobody', files: [blank, broken] }]);
@@ -104,7 +104,7 @@ describeWith(FFMPEG)('Pipeline: hamilton_clip.mp4 → FaceEngine (models/jetface
   });
 
   test('publishes versioned events over MQTT: at most one recognition per track, every track ends, the subscriber gets them all', async () => {
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     const outcomes = await enrollFromImages(engine, gallery, enrollEntries());
     expect(outcomes.every((o) => o.status === 'enrolled')).toBe(true);
 
@@ -162,7 +162,7 @@ describeWith(FFMPEG)('Pipeline: hamilton_clip.mp4 → FaceEngine (models/jetface
   });
 
   test('a camera that never opens reports camera_offline and error while another camera and sink keep working; stop() ends every track', async () => {
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     await enrollFromImages(engine, gallery, enrollEntries());
     const garbage = join(tempDir(), 'garbage.mp4');
     writeFileSync(garbage, Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) % 251)));
@@ -223,7 +223,7 @@ describeWith(FFMPEG)('Pipeline: hamilton_clip.mp4 → FaceEngine (models/jetface
   });
 
   test('a failed frame is an error event and the camera goes on; a closed engine ends its camera; a missing backend is reported at start', async () => {
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     let photoFrames = 0;
     const flaky = {
       detect: async (frame: Frame) => {

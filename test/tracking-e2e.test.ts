@@ -11,7 +11,7 @@ import { FaceTracker } from '../sdk/tracking/tracker';
 import { InMemoryGallery } from '../sdk/tracking/memory-gallery';
 import type { TrackerEvent } from '../sdk/tracking/types';
 import { CLIP, FFMPEG, describeWith } from './support/capture';
-import { dataPath } from './support/data';
+import { dataPath, CLIP_MATCH_THRESHOLD } from './support/data';
 
 const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
 const PEOPLE: [id: string, name: string][] = [
@@ -27,7 +27,7 @@ describeWith(FFMPEG)('hamilton_clip.mp4 → FaceEngine (models/jetface-s) → Fa
   afterAll(async () => engine?.close());
 
   test('one recognition per track, named people are enrolled ones, every track ends with the clip', async () => {
-    const gallery = new InMemoryGallery({ threshold: engine.manifest.thresholds.match });
+    const gallery = new InMemoryGallery({ threshold: CLIP_MATCH_THRESHOLD });
     for (const [id, name] of PEOPLE) {
       const faces = await engine.detect(await loadImageFrame(join(dataPath('video', 'enroll'), `${id}.png`)));
       expect(faces.length).toBeGreaterThanOrEqual(1);

@@ -43,7 +43,7 @@ export function loadOpenCv(): CvModule {
   const failures: string[] = [];
   for (const from of [__filename, join(process.cwd(), 'package.json')]) {
     try {
-      const loaded = createRequire(from)(OPENCV_PACKAGE) as Partial<CvModule> & { default?: Partial<CvModule> };
+      const loaded = quietly(() => createRequire(from)(OPENCV_PACKAGE)) as Partial<CvModule> & { default?: Partial<CvModule> };
       const cv = loaded.VideoCapture ? loaded : loaded.default;
       if (!cv?.VideoCapture) throw new Error('the module has no VideoCapture export');
       cached = cv as CvModule;
@@ -53,6 +53,20 @@ export function loadOpenCv(): CvModule {
     }
   }
   throw new CaptureBackendUnavailableError('opencv', `cannot load ${OPENCV_PACKAGE} (${failures.join('; ')})`, OPENCV_FIX);
+}
+
+/**
+ * Runs `load` with console.log/info/debug silenced: the package logs its build configuration to
+ * stdout when it is first required, which would corrupt a caller's stdout (`jetface doctor --json`, pipes).
+ */
+function quietly<T>(load: () => T): T {
+  const saved = { log: console.log, info: console.info, debug: console.debug };
+  console.log = console.info = console.debug = () => undefined;
+  try {
+    return load();
+  } finally {
+    Object.assign(console, saved);
+  }
 }
 
 /** OpenCV VideoCapture backend (optional dependency, loaded lazily). Frames are bgr24, OpenCV's own order. */

@@ -20,3 +20,11 @@ export function dataPath(...parts: string[]): string {
 export function tempDir(prefix = 'jetface-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/**
+ * The match threshold of the tests that follow the Hamilton clip's people through the pipeline.
+ * The preliminary default model gives Lin-Manuel Miranda cosines of 0.35-0.54 in the clip, under
+ * its bundle's threshold (0.73, FAR 1% on LFW): at the bundle's threshold nobody is named. These
+ * tests exercise the pipeline's mechanics (votes, events, sinks), so they lower it on purpose.
+ */
+export const CLIP_MATCH_THRESHOLD = 0.4;

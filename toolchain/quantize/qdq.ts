@@ -83,12 +83,12 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
   };
 
   /** The DequantizeLinear output standing for `tensor` (created once), or undefined without a range. */
-  const qdq = (tensor: string): string | undefined => {
+  const qdq = (tensor: string, given?: ActivationQuant): string | undefined => {
     const done = dqOf.get(tensor);
     if (done) return done;
     const range = ranges[tensor];
-    if (!range) return undefined;
-    const q = activationQuant(range, target);
+    if (!range && !given) return undefined;
+    const q = given ?? activationQuant(range!, target);
     const scale = `${tensor}_scale`;
     const zp = `${tensor}_zero_point`;
     addInit(floatTensor(scale, [], [q.scale]));
@@ -152,6 +152,12 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
       }
     } else if (node.opType === 'Relu' && target === 'cpu' && quantConvOutputs.has(node.input![0]!)) {
       quantizeForAll(node.output![0]!);
+    } else if (target === 'cpu' && node.opType === 'Resize' && isNearest(node) && tensorOfDq.has(node.input![0]!)) {
+      // Nearest resizing only copies values: with its input's scale on its output, onnxruntime runs it on
+      // uint8 (DQ→Resize→Q drops both), and the Add of the FPN's top-down path becomes a QLinearAdd.
+      const y = node.output![0]!;
+      const dq = qdq(y, quantOf.get(tensorOfDq.get(node.input![0]!)!)!)!;
+      for (const c of index.consumersOf(y)) rewireInput(c, y, dq);
     } else if (node.opType === 'Add' && node.input!.length === 2) {
       const [a, b] = node.input as [string, string];
       if (target === 'cpu') {
@@ -178,6 +184,11 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
   removeDeadNodes(model);
   removeUnusedInitializers(model);
   return { model, quantized, float };
+}
+
+function isNearest(node: OnnxNode): boolean {
+  const mode = node.attribute?.find((a) => a.name === 'mode')?.s;
+  return !mode || new TextDecoder().decode(mode) === 'nearest';
 }
 
 /** Conv weight -> int8 per output channel (symmetric, zero point 0) + DequantizeLinear(axis 0); cpu: bias -> int32. */

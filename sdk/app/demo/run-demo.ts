@@ -38,6 +38,8 @@ export interface DemoOptions {
   providers?: ExecutionProviderName[];
   /** Keep the gallery in this file (default: a temporary folder, removed at the end). */
   gallery?: string;
+  /** Match threshold (cosine); default: the bundle's. */
+  threshold?: number;
   /** Live input: stop after this many seconds (default: until the signal aborts; 60 when headless). */
   durationS?: number;
   /** Where lines go (default stdout). */
@@ -186,7 +188,7 @@ function demoConfig(input: Awaited<ReturnType<typeof resolveDemoInput>>, work: s
     device: { id: 'demo' },
     cameras: [{ id: CAMERA, source, ...(input.kind === 'photos' ? {} : { fps: 10 }) }],
     model: { bundle: o.bundle ?? defaultBundleDir(), ...(o.providers ? { providers: o.providers } : {}) },
-    gallery: { path: o.gallery ?? join(work, 'gallery.db') },
+    gallery: { path: o.gallery ?? join(work, 'gallery.db'), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) },
     mqtt: { embedded: true, embeddedPort: 0 },
     outbox: { dir: work },
     // Still photos are shown for a few frames only: confirm and decide a little sooner than on video.

@@ -13,6 +13,7 @@ interface DemoCliOptions {
   providers?: string;
   gallery?: string;
   duration?: string;
+  threshold?: string;
 }
 
 /**
@@ -30,6 +31,7 @@ export function registerDemo(program: Command): void {
     .option('--bundle <dir>', 'model bundle (default: models/jetface-s)')
     .option('--providers <list>', 'execution providers to try in order (tensorrt,cuda,cpu)')
     .option('--gallery <file>', 'keep the SQLite gallery in this file (default: a temporary one)')
+    .option('--threshold <cosine>', "match threshold (default: the bundle's, chosen for few wrong names)")
     .option('--duration <seconds>', 'live input: stop after this long (default: Ctrl-C; 60 s with --headless)')
     .action(async (o: DemoCliOptions) => {
       const abort = new AbortController();
@@ -46,6 +48,7 @@ export function registerDemo(program: Command): void {
           ...(o.providers !== undefined ? { providers: validateProviderOrder(o.providers.split(',').map((p) => p.trim())) } : {}),
           ...(o.gallery !== undefined ? { gallery: o.gallery } : {}),
           ...(o.duration !== undefined ? { durationS: parseNumber('--duration', o.duration) } : {}),
+          ...(o.threshold !== undefined ? { threshold: parseNumber('--threshold', o.threshold) } : {}),
         });
         if (o.headless && result.recognized.length === 0) throw new DemoNothingRecognizedError(result.reason ?? 'unknown', { frames: result.frames, faces: result.faces });
       } finally {
