@@ -3,6 +3,7 @@
  * with a border), folder trees with person.json, the "already matches someone else" warning and
  * refusal, camera enrollment from an image-folder FrameSource, and `jetface enroll`.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +17,7 @@ import { enrollFromCamera } from '../sdk/gallery/enroll-camera';
 import { embeddingSpaceId } from '../sdk/gallery/model-id';
 import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
 import type { Frame } from '../sdk/types';
+import { hasCommand } from './support/capture';
 import { dataPath, describeWithData, tempDir } from './support/data';
 
 const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
@@ -184,6 +186,28 @@ describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
     }
     const gallery = open('cli.db');
     expect(gallery.listPeople().map((p) => [p.personId, p.embeddings]).sort()).toEqual([['alex', 1], ['lmm', 1]]);
+    gallery.close();
+  });
+
+  (hasCommand('ffmpeg') ? it : it.skip)('jetface enroll --camera: a video source (a still of one face, 2 s) enrolls its gate-passing frames', async () => {
+    const video = join(dir, 'one-face.mp4');
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', LMM(), '-t', '2', '-r', '10', '-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-pix_fmt', 'yuv420p', video]);
+    const db = join(dir, 'camera-cli.db');
+    const lines: string[] = [];
+    const log = jest.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await main(['node', 'jetface', 'enroll', '--db', db, '--bundle', BUNDLE, '--person', 'lmm', '--name', 'Lin-Manuel Miranda', '--camera', video, '--frames', '1', '--timeout', '20'])).toBe(0);
+      expect(lines.at(-1)).toBe('enrolled 1, refused 0; the gallery now holds 1 people');
+      expect(await main(['node', 'jetface', 'enroll', '--db', db, '--bundle', BUNDLE, '--person', 'x', '--name', 'X', '--camera', video, LMM()])).toBe(1);
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+      quiet.mockRestore();
+    }
+    const gallery = open('camera-cli.db');
+    expect(gallery.getPerson('lmm')).toMatchObject({ embeddings: 1 });
     gallery.close();
   });
 });
