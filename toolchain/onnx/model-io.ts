@@ -75,6 +75,10 @@ export function int32Tensor(name: string, dims: readonly number[], values: Int32
   return rawTensor(name, dims, DataType.INT32, values);
 }
 
+export function int64Tensor(name: string, dims: readonly number[], values: readonly number[]): OnnxTensor {
+  return rawTensor(name, dims, DataType.INT64, BigInt64Array.from(values.map((v) => BigInt(v))));
+}
+
 export function float16Tensor(name: string, dims: readonly number[], bits: Uint16Array): OnnxTensor {
   return rawTensor(name, dims, DataType.FLOAT16, bits);
 }
@@ -91,6 +95,10 @@ export function makeNode(opType: string, inputs: string[], outputs: string[], na
 
 export function intAttribute(name: string, value: number): onnx.IAttributeProto {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
+}
+
+export function intsAttribute(name: string, values: readonly number[]): onnx.IAttributeProto {
+  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] });
 }
 
 export function valueInfo(name: string, elemType: number): onnx.IValueInfoProto {

@@ -7,10 +7,11 @@ import type { BundleManifest, BundleManifestInput, JointManifest } from '../../s
 import { InvalidArgumentError, ManifestError } from '../../sdk/errors';
 import type { Face } from '../../sdk/types';
 import { addModelFile, writeBundleFiles } from '../bundle/write-bundle';
-import { decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
+import { cloneModel, decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
 import { CALIBRATION_FILE, CALIBRATION_METHODS, calibrateBundle, jointBundleOnly, type Calibration, type CalibrationMethod } from './calibrate';
 import { checkTensorRt } from './check-tensorrt';
 import { agreementOf, facesOf, type Agreement } from './compare';
+import { padDepthwiseChannels, resizeToExpand, stemToChannelsLast } from './cpu-kernels';
 import { toFp16Weights } from './fp16';
 import { cpuSession, prepareInput, type ModelInput } from './model-input';
 import { insertQdq, quantizableConvs, type QuantTarget } from './qdq';
@@ -106,7 +107,17 @@ export async function quantizeBundle(options: QuantizeOptions): Promise<{ manife
     agreement = await measure(result.model);
   } else {
     const target = options.target;
-    const qdq = (keepFloat: Set<string>) => insertQdq(model, { target, ranges: calibration.tensors, keepFloat });
+    // cpu: exact rewrites so that every int8 conv meets MLAS's fast symmetric kernels (cpu-kernels.ts).
+    const source = target === 'cpu' ? cloneModel(model) : model;
+    if (target === 'cpu') say(`depthwise convs padded for MLAS: ${padDepthwiseChannels(source).length}`);
+    const qdq = (keepFloat: Set<string>) => {
+      const placed = insertQdq(source, { target, ranges: calibration.tensors, keepFloat });
+      if (target === 'cpu') {
+        stemToChannelsLast(placed.model);
+        resizeToExpand(placed.model);
+      }
+      return placed;
+    };
     const keepFloat = new Set<string>();
     result = qdq(keepFloat);
     agreement = await measure(result.model);

@@ -1,0 +1,121 @@
+import { cpSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { inlineConstantIdentities } from '../toolchain/onnx/graph-index';
+import { decodeModel, encodeModel, tensorDims, toNumber, type OnnxModel } from '../toolchain/onnx/model-io';
+import { calibrateBundle, type Calibration } from '../toolchain/quantize/calibrate';
+import { padDepthwiseChannels, resizeToExpand, stemToChannelsLast } from '../toolchain/quantize/cpu-kernels';
+import { cpuSession, prepareInput } from '../toolchain/quantize/model-input';
+import { insertQdq } from '../toolchain/quantize/qdq';
+import { dataPath, describeWithData, tempDir } from './support/data';
+
+const DEFAULT_BUNDLE = resolve(__dirname, '../models/jetface-s');
+
+async function run(model: OnnxModel, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
+  const session = await cpuSession(encodeModel(model));
+  try {
+    const out = await session.run(feeds);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+  } finally {
+    await session.release();
+  }
+}
+
+function maxAbsDiff(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
+  let max = 0;
+  for (const [k, x] of Object.entries(a)) for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - b[k]![i]!));
+  return max;
+}
+
+const depthwiseChannels = (source: OnnxModel): number[] => {
+  const model = decodeModel(encodeModel(source));
+  inlineConstantIdentities(model); // shared head weights reach their Conv through Identity nodes
+  const init = new Map((model.graph!.initializer ?? []).map((t) => [t.name!, t]));
+  return (model.graph!.node ?? [])
+    .filter((n) => n.opType === 'Conv' && toNumber((n.attribute!.find((a) => a.name === 'group')?.i ?? 1) as number) > 1)
+    .map((n) => tensorDims(init.get(n.input![1]!)!)[0]!);
+};
+
+describeWithData('exact rewrites for the CPU EP int8 kernels (default bundle)', () => {
+  let model: OnnxModel;
+  let calibration: Calibration;
+  let feeds: Record<string, ort.Tensor>;
+
+  beforeAll(async () => {
+    const source = join(tempDir(), 'fp32');
+    cpSync(DEFAULT_BUNDLE, source, { recursive: true });
+    model = decodeModel(readFileSync(join(source, 'model.onnx')));
+    calibration = await calibrateBundle(source, { images: [dataPath('scenes')], count: 2, method: 'minmax' });
+    const manifest = JSON.parse(readFileSync(join(source, 'manifest.json'), 'utf8'));
+    feeds = (await prepareInput(calibration.images[0]!, manifest.input)).feeds;
+  });
+
+  test('depthwise convs are padded to multiples of 16 channels with zeros: float and int8 outputs unchanged', async () => {
+    const padded = decodeModel(encodeModel(model));
+    const done = padDepthwiseChannels(padded);
+    expect(depthwiseChannels(model).some((c) => c % 16 !== 0)).toBe(true);
+    expect(done.length).toBeGreaterThan(0);
+    expect(done.every((d) => /\d+->\d+$/.test(d))).toBe(true);
+    expect(depthwiseChannels(padded).every((c) => c % 16 === 0)).toBe(true);
+    expect(maxAbsDiff(await run(model, feeds), await run(padded, feeds))).toBeLessThan(1e-3);
+    // In int8 the extra channels add exact zeros to exact integer sums: bit-identical.
+    const q = (m: OnnxModel) => insertQdq(m, { target: 'cpu', ranges: calibration.tensors }).model;
+    expect(maxAbsDiff(await run(q(model), feeds), await run(q(padded), feeds))).toBe(0);
+    expect(padDepthwiseChannels(padded)).toEqual([]); // nothing left to pad
+  });
+
+  test('the int8 stem becomes one channels-last QLinearConv over 4-pixel groups (12 channels): bit-identical outputs', async () => {
+    const placed = insertQdq(model, { target: 'cpu', ranges: calibration.tensors }).model;
+    const rewritten = decodeModel(encodeModel(placed));
+    expect(stemToChannelsLast(rewritten)).toBe(true);
+    const conv = rewritten.graph!.node!.find((n) => n.opType === 'QLinearConv')!;
+    expect(conv.domain).toBe('com.microsoft');
+    expect(toNumber(conv.attribute!.find((a) => a.name === 'channels_last')!.i as number)).toBe(1);
+    const weight = rewritten.graph!.initializer!.find((t) => t.name === conv.input![3])!;
+    expect(tensorDims(weight)).toEqual([32, 12, 3, 2]);
+    expect(rewritten.graph!.node!.filter((n) => n.opType === 'Conv')).toHaveLength(placed.graph!.node!.filter((n) => n.opType === 'Conv').length - 1);
+    expect(maxAbsDiff(await run(placed, feeds), await run(rewritten, feeds))).toBe(0);
+    // Not that shape any more (and the float model never is): left untouched.
+    expect(stemToChannelsLast(rewritten)).toBe(false);
+    const float = decodeModel(encodeModel(model));
+    expect(stemToChannelsLast(float)).toBe(false);
+    expect(encodeModel(float)).toEqual(encodeModel(model));
+  });
+
+  test('uint8 nearest 2x Resize becomes Reshape → Expand → Reshape in NHWC: bit-identical outputs', async () => {
+    const placed = insertQdq(model, { target: 'cpu', ranges: calibration.tensors }).model;
+    const rewritten = decodeModel(encodeModel(placed));
+    const resizes = placed.graph!.node!.filter((n) => n.opType === 'Resize').length;
+    expect(resizeToExpand(rewritten)).toBe(resizes);
+    expect(rewritten.graph!.node!.filter((n) => n.opType === 'Resize')).toHaveLength(0);
+    expect(rewritten.graph!.node!.filter((n) => n.opType === 'Expand').length).toBeGreaterThanOrEqual(resizes);
+    expect(maxAbsDiff(await run(placed, feeds), await run(rewritten, feeds))).toBe(0);
+    expect(resizeToExpand(rewritten)).toBe(0);
+  });
+
+  test('cpu placement: nearest Resize keeps its input quantization, so the top-down Adds read two quantized tensors', () => {
+    const { model: q } = insertQdq(model, { target: 'cpu', ranges: calibration.tensors });
+    const nodes = q.graph!.node!;
+    const byOutput = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const resizes = nodes.filter((n) => n.opType === 'Resize');
+    expect(resizes.length).toBeGreaterThan(0);
+    for (const resize of resizes) {
+      const dqIn = byOutput.get(resize.input![0]!)!;
+      expect(dqIn.opType).toBe('DequantizeLinear');
+      const qOut = nodes.find((n) => n.opType === 'QuantizeLinear' && n.input![0] === resize.output![0])!;
+      // Same scale and zero point: a pure uint8 copy.
+      const values = (names: string[]) => names.map((n) => Array.from(q.graph!.initializer!.find((t) => t.name === n)!.rawData!));
+      expect(values(qOut.input!.slice(1))).toEqual(values(dqIn.input!.slice(1)));
+      const dqOut = nodes.find((n) => n.opType === 'DequantizeLinear' && n.input![0] === qOut.output![0])!;
+      for (const add of nodes.filter((n) => n.input!.includes(dqOut.output![0]!))) {
+        expect(add.opType).toBe('Add');
+        expect(add.input!.every((i) => byOutput.get(i)?.opType === 'DequantizeLinear')).toBe(true);
+      }
+    }
+    const trt = insertQdq(model, { target: 'tensorrt', ranges: calibration.tensors }).model;
+    expect(resizeToExpand(decodeModel(encodeModel(trt)))).toBe(0); // float Resize (no Q after it): left alone
+    for (const resize of trt.graph!.node!.filter((n) => n.opType === 'Resize')) {
+      expect(trt.graph!.node!.some((n) => n.opType === 'QuantizeLinear' && n.input![0] === resize.output![0])).toBe(false);
+    }
+  });
+});
