@@ -5,7 +5,7 @@
  * that fails half way closing every part it opened (port, outbox lock, gallery, engine).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -134,6 +134,18 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
         expect(JSON.stringify(response.result)).toContain('lin-manuel-miranda');
         expect(messages.find((m) => m.topic.startsWith('homeassistant/'))!.topic).toBe('homeassistant/sensor/stage-1_stage_last_person/config');
         expect(device.stats().commands).toMatchObject({ executed: 1, refused: 0 });
+
+        // A signed `enroll` carrying a whole photo (more than the channel's own 256 KiB default) enrolls
+        // through the quality gates: the configuration's commands.maxPayloadBytes applies.
+        const photo = readFileSync(dataPath('video', 'enroll', 'lin-manuel-miranda.png'));
+        await client.subscribeAsync('jetface/stage-1/commands/enroll/response', { qos: 1 });
+        const enroll = signCommand({ verb: 'enroll', clientId: 'backend-1', args: { personId: 'lmm-2', name: 'Lin-Manuel Miranda', images: [photo.toString('base64')] } }, SECRET);
+        expect(JSON.stringify(enroll).length).toBeGreaterThan(256 * 1024);
+        await client.publishAsync('jetface/stage-1/commands/enroll', JSON.stringify(enroll), { qos: 1 });
+        await until(() => messages.some((m) => m.topic.endsWith('enroll/response')), 20_000, 'the enroll response');
+        const enrolled = JSON.parse(messages.find((m) => m.topic.endsWith('enroll/response'))!.payload) as { ok: boolean; result: { enrolled: number } };
+        expect(enrolled).toMatchObject({ ok: true, result: { enrolled: 1 } });
+        expect(device.gallery.getPerson('lmm-2')).toMatchObject({ embeddings: 1 });
       } finally {
         await client.endAsync();
       }

@@ -161,9 +161,10 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
         secret,
         allowedClients: config.commands.allowedClients,
         maxSkewMs: config.commands.maxSkewMs,
+        maxPayloadBytes: config.commands.maxPayloadBytes,
         // A device boots with its broker down (events wait in the outbox): the channel subscribes once it is up.
         waitForConnectionMs: config.mqtt.embedded ? 10_000 : 0,
-        handlers: galleryCommandHandlers({ gallery, engine }),
+        handlers: galleryCommandHandlers({ gallery, engine, maxImages: config.commands.maxImages }),
       });
       const channel = commands;
       closers.push({ name: 'commands', close: () => channel.close() });

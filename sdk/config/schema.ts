@@ -187,6 +187,8 @@ const commands = z
     secretEnv: envName.optional().describe('name of the environment variable holding the secret'),
     allowedClients: z.array(z.string().min(1).max(128)).max(1000).default([]),
     maxSkewMs: ms('clock skew allowed', 600_000).default(30_000),
+    maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024).describe('largest command accepted, bytes (enroll carries base64 photos)'),
+    maxImages: int(1, 100).default(10).describe('most photos in one enroll command'),
   })
   .refine((c) => !c.enabled || Boolean(c.secretFile) !== Boolean(c.secretEnv), { message: 'enabled commands need exactly one of secretFile or secretEnv', path: ['secretFile'] })
   .refine((c) => !c.enabled || c.allowedClients.length > 0, { message: 'enabled commands need at least one allowed client', path: ['allowedClients'] });
