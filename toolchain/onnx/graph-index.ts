@@ -54,3 +54,22 @@ export function inlineConstantIdentities(model: OnnxModel): void {
   });
   for (const n of graph.node) n.input = (n.input ?? []).map((i) => alias.get(i) ?? i);
 }
+
+/** Drops nodes whose outputs nothing reads (to a fixed point), then initializers no node reads. */
+export function pruneUnused(model: OnnxModel): void {
+  const graph = model.graph!;
+  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
+  const readBy = (nodes: readonly OnnxNode[]): Set<string> => {
+    const read = new Set<string>(outputs);
+    for (const node of nodes) for (const i of node.input ?? []) read.add(i);
+    return read;
+  };
+  for (;;) {
+    const read = readBy(graph.node ?? []);
+    const kept = (graph.node ?? []).filter((node) => (node.output ?? []).some((o) => read.has(o)));
+    if (kept.length === graph.node!.length) break;
+    graph.node = kept;
+  }
+  const used = readBy(graph.node ?? []);
+  graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name!));
+}

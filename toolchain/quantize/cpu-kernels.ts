@@ -1,4 +1,4 @@
-import { GraphIndex, inlineConstantIdentities } from '../onnx/graph-index';
+import { GraphIndex, inlineConstantIdentities, pruneUnused } from '../onnx/graph-index';
 import {
   DataType,
   floatTensor,
@@ -275,20 +275,4 @@ function sortTopologically(model: OnnxModel): void {
     for (const o of node!.output ?? []) ready.add(o);
   }
   graph.node = ordered;
-}
-
-/** Drops nodes nothing reads and initializers no node reads. */
-function pruneUnused(model: OnnxModel): void {
-  const graph = model.graph!;
-  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
-  for (;;) {
-    const read = new Set<string>(outputs);
-    for (const node of graph.node ?? []) for (const i of node.input ?? []) read.add(i);
-    const kept = (graph.node ?? []).filter((node) => (node.output ?? []).some((o) => read.has(o)));
-    if (kept.length === graph.node!.length) break;
-    graph.node = kept;
-  }
-  const used = new Set<string>(outputs);
-  for (const node of graph.node ?? []) for (const i of node.input ?? []) used.add(i);
-  graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name!));
 }

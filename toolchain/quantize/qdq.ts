@@ -1,4 +1,4 @@
-import { GraphIndex, inlineConstantIdentities, rewireInput } from '../onnx/graph-index';
+import { GraphIndex, inlineConstantIdentities, pruneUnused, rewireInput } from '../onnx/graph-index';
 import {
   DataType,
   cloneModel,
@@ -181,8 +181,7 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
     for (const out of node.output ?? []) nodes.push(...(after.get(out) ?? []));
   }
   graph.node = nodes;
-  removeDeadNodes(model);
-  removeUnusedInitializers(model);
+  pruneUnused(model); // e.g. the normalization the image DQ replaced
   return { model, quantized, float };
 }
 
@@ -292,24 +291,4 @@ function scalarConstant(index: GraphIndex, name: string): number | undefined {
   if (!t || t.dataType !== DataType.FLOAT) return undefined;
   const v = floatValues(t);
   return v.length === 1 ? v[0] : undefined;
-}
-
-/** Drops nodes whose outputs nothing reads (e.g. the normalization the image DQ replaced). */
-function removeDeadNodes(model: OnnxModel): void {
-  const graph = model.graph!;
-  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
-  for (;;) {
-    const read = new Set<string>(outputs);
-    for (const n of graph.node ?? []) for (const i of n.input ?? []) read.add(i);
-    const kept = (graph.node ?? []).filter((n) => (n.output ?? []).some((o) => read.has(o)));
-    if (kept.length === graph.node!.length) return;
-    graph.node = kept;
-  }
-}
-
-function removeUnusedInitializers(model: OnnxModel): void {
-  const used = new Set<string>();
-  for (const n of model.graph!.node ?? []) for (const i of n.input ?? []) used.add(i);
-  for (const o of model.graph!.output ?? []) used.add(o.name!);
-  model.graph!.initializer = (model.graph!.initializer ?? []).filter((t) => used.has(t.name!));
 }
