@@ -119,8 +119,21 @@ async function main(): Promise<void> {
   build.close();
   const enrollS = (performance.now() - t) / 1000;
   t = performance.now();
+  const gc = (globalThis as { gc?: () => void }).gc; // with --expose-gc (the npm script): RSS without garbage
+  gc?.();
+  const held = (): number => process.memoryUsage().heapUsed + process.memoryUsage().external;
+  const rssBefore = process.memoryUsage().rss;
+  const heldBefore = held();
   const gallery = SqliteGallery.open(path, { modelId: 'bench:gallery', threshold: 0.5 });
   const openMs = performance.now() - t;
+  // ArrayBuffer backing stores are freed after the collection that finds them dead, on a later tick.
+  gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  gc?.();
+  // What holding the open gallery costs the process: the search matrix plus SQLite's page cache.
+  // RSS keeps pages the allocator has not returned to the system; heap + external is what JS holds.
+  const openRssMb = (process.memoryUsage().rss - rssBefore) / 1e6;
+  const openHeldMb = (held() - heldBefore) / 1e6;
   const rows = gallery.embeddingCount;
   const galleryBytes = rows * DIM * 4;
 
@@ -172,6 +185,7 @@ async function main(): Promise<void> {
   const r = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
   console.log(`| gallery | ${rows} embeddings × ${DIM}-D float32 = ${r(galleryBytes / 1e6, 1)} MB (${PEOPLE} people) |`);
   console.log(`| enroll (SQLite, one transaction per person) / reopen (loads the matrix) | ${r(enrollS, 1)} s / ${r(openMs, 0)} ms |`);
+  console.log(`| memory added by the open gallery: JS heap + external / process RSS | ${r(openHeldMb, 1)} / ${r(openRssMb, 1)} MB |`);
   console.log(`| memory bandwidth (copy, read+write), 1 thread / ${threads} threads | ${r(bw1 / 1e9, 1)} / ${r(bwAll / 1e9, 1)} GB/s |`);
   console.log(`| bandwidth bound for the gallery (copy bandwidth) | ${r(boundMs)} ms |`);
   console.log(`| search 1 probe, top-5 (searchAsync, onnxruntime MatMul), median of ${RUNS} | ${r(searchMs)} ms |`);
@@ -194,6 +208,8 @@ async function main(): Promise<void> {
       embeddings: rows,
       dim: DIM,
       open_ms: r(openMs, 1),
+      open_held_mb: r(openHeldMb, 1),
+      open_rss_mb: r(openRssMb, 1),
       runs: RUNS,
       threads,
     }),

@@ -130,11 +130,17 @@ export class PeopleTable {
   }
 
   /** This model's vectors with their person, in enrollment order. */
-  loadVectors(): { person: PersonSlot; vector: Float32Array }[] {
+  /** How many vectors of this model the file holds. */
+  countVectors(): number {
+    return (this.sql('SELECT COUNT(*) AS n FROM embeddings WHERE model_id = ?').get(this.modelId) as { n: number }).n;
+  }
+
+  /** This model's vectors in enrollment order, one row at a time: a large gallery is never held twice while it loads. */
+  *iterateVectors(): Generator<{ person: PersonSlot; vector: Float32Array }> {
     const rows = this
       .sql('SELECT p.person_id, p.name, p.threshold, e.vector FROM embeddings e JOIN people p ON p.id = e.person WHERE e.model_id = ? ORDER BY e.id')
-      .all(this.modelId) as { person_id: string; name: string; threshold: number | null; vector: Buffer }[];
-    return rows.map((r) => ({ person: { personId: r.person_id, name: r.name, threshold: r.threshold }, vector: vectorFromBytes(r.vector) }));
+      .iterate(this.modelId) as IterableIterator<{ person_id: string; name: string; threshold: number | null; vector: Buffer }>;
+    for (const r of rows) yield { person: { personId: r.person_id, name: r.name, threshold: r.threshold }, vector: vectorFromBytes(r.vector) };
   }
 
   /** This model's vectors of one person (for export). */

@@ -259,16 +259,14 @@ export class SqliteGallery implements Gallery {
 
   /** Loads this model's embeddings from the file into the search matrix. */
   private reload(): void {
-    const rows = this.table.loadVectors();
-    if (rows.length === 0) {
-      this.matrix = null;
-      return;
-    }
-    const dim = rows[0]!.vector.length;
-    const matrix = new EmbeddingMatrix(dim, Math.max(1024, rows.length));
-    for (const r of rows) {
-      if (r.vector.length !== dim) throw new GalleryCorruptError(this.path, `embeddings of model ${this.modelId} have mixed dimensions (${dim} and ${r.vector.length})`);
-      matrix.addRow(matrix.addPerson(r.person), r.vector);
+    const count = this.table.countVectors();
+    let matrix: EmbeddingMatrix | null = null;
+    if (count > 0) {
+      for (const r of this.table.iterateVectors()) {
+        matrix ??= new EmbeddingMatrix(r.vector.length, Math.max(1024, count));
+        if (r.vector.length !== matrix.dim) throw new GalleryCorruptError(this.path, `embeddings of model ${this.modelId} have mixed dimensions (${matrix.dim} and ${r.vector.length})`);
+        matrix.addRow(matrix.addPerson(r.person), r.vector);
+      }
     }
     this.matrix = matrix;
   }
