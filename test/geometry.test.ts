@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { ARCFACE_112_TEMPLATE, alignedFaceTensor, estimateSimilarity, l2Normalize } from '../sdk/engine/align';
 import { boxIou, nonMaxSuppression } from '../sdk/engine/nms';
 import { resizeForModel, toFrameCoordinates, toInputTensor } from '../sdk/engine/preprocess';
@@ -110,6 +111,20 @@ describe('preprocessing', () => {
     const back = toFrameCoordinates({ box: [32, 16, 64, 40], score: 1, landmarks: [[32, 16], [0, 0], [0, 0], [0, 0], [0, 0]] }, r.scaleX, r.scaleY, frame);
     expect(back.box).toEqual([100, 50, 200, 100]); // clipped to the frame
     expect(back.landmarks[0]).toEqual([100, 50]);
+  });
+
+  test('a frame already at the letterbox size (one side equal, the other shorter) is only padded: the same pixels as a resample', async () => {
+    for (const [w, h] of [[64, 36], [30, 64]] as const) {
+      const frame = frameOf(w, h, (x, y) => [(x * 7 + y) % 256, (y * 13) % 256, (x * y) % 256]);
+      const padded = await resizeForModel(frame, 64, 64, 'letterbox');
+      const resampled = await sharp(frame.data, { raw: { width: w, height: h, channels: 3 } })
+        .resize(w, h, { fit: 'fill', kernel: 'linear' })
+        .extend({ right: 64 - w, bottom: 64 - h, background: { r: 0, g: 0, b: 0 } })
+        .raw()
+        .toBuffer();
+      expect(Buffer.from(padded.pixels).equals(resampled)).toBe(true);
+      expect([padded.scaleX, padded.scaleY]).toEqual([1, 1]);
+    }
   });
 });
 

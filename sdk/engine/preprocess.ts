@@ -22,6 +22,10 @@ export async function resizeForModel(frame: Frame, width: number, height: number
   if (frame.width === width && frame.height === height) {
     return { pixels: frame.data, width, height, scaleX: 1, scaleY: 1 };
   }
+  if (mode === 'letterbox' && frame.width <= width && frame.height <= height && (frame.width === width || frame.height === height)) {
+    // Already at the letterbox's inner size (the capture scaled it, as it should): pad, no resampling.
+    return { pixels: padBottomRight(frame.data, frame.width, frame.height, width, height), width, height, scaleX: 1, scaleY: 1 };
+  }
   const raw = { width: frame.width, height: frame.height, channels: 3 as const };
   if (mode === 'stretch') {
     const pixels = await sharp(frame.data, { raw }).resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
@@ -36,6 +40,18 @@ export async function resizeForModel(frame: Frame, width: number, height: number
     .raw()
     .toBuffer();
   return { pixels: asUint8(pixels), width, height, scaleX: innerW / frame.width, scaleY: innerH / frame.height };
+}
+
+/** Packed 3-channel pixels placed at the top left of a black `width x height` image. */
+function padBottomRight(pixels: Uint8Array, w: number, h: number, width: number, height: number): Uint8Array {
+  if (w === width) {
+    const out = new Uint8Array(width * height * 3);
+    out.set(pixels.subarray(0, w * h * 3));
+    return out;
+  }
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < h; y++) out.set(pixels.subarray(y * w * 3, (y + 1) * w * 3), y * width * 3);
+  return out;
 }
 
 /**
