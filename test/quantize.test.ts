@@ -118,6 +118,9 @@ describeWithData('model quantization toolchain on the default bundle', () => {
     expect(verify.detection_agreement).toBeGreaterThan(0.8);
     expect(verify.embedding_cosine_mean).toBeGreaterThan(0.9);
     expect(verify.latency_ratio).toBeGreaterThan(0);
+    expect(verify.detect_latency_ratio).toBeGreaterThan(0);
+    // The model run is one stage of each detect() call, timed inside it.
+    for (const m of [verify.reference, verify.candidate]) expect(m.detectMs).toBeGreaterThan(m.modelMs);
     expect(verify.candidate.precision).toBe('int8-qdq-cpu');
     expect(verify.accuracy_drop_points).toBeCloseTo((verify.reference.accuracy - verify.candidate.accuracy) * 100, 6);
   });

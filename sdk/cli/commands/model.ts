@@ -109,6 +109,7 @@ export function registerModel(program: Command): void {
       const rounded = {
         ...r,
         latency_ratio: round(r.latency_ratio, 3),
+        detect_latency_ratio: round(r.detect_latency_ratio, 3),
         accuracy_drop_points: round(r.accuracy_drop_points, 2),
         embedding_cosine_mean: round(r.embedding_cosine_mean, 4),
         embedding_cosine_p1: round(r.embedding_cosine_p1, 4),
@@ -118,9 +119,9 @@ export function registerModel(program: Command): void {
       else {
         process.stderr.write('\n');
         for (const m of [r.reference, r.candidate]) {
-          console.log(`${m.bundle} (${m.precision}): accuracy ${(m.accuracy * 100).toFixed(2)}% ± ${(m.accuracyStd * 100).toFixed(2)}, TAR@FAR1e-3 ${(m.tarAtFar1e3 * 100).toFixed(1)}%, median ${m.medianMs.toFixed(1)} ms`);
+          console.log(`${m.bundle} (${m.precision}): accuracy ${(m.accuracy * 100).toFixed(2)}% ± ${(m.accuracyStd * 100).toFixed(2)}, TAR@FAR1e-3 ${(m.tarAtFar1e3 * 100).toFixed(1)}%, model ${m.modelMs.toFixed(1)} ms, detect() ${m.detectMs.toFixed(1)} ms (medians)`);
         }
-        console.log(`latency_ratio ${rounded.latency_ratio}  accuracy_drop_points ${rounded.accuracy_drop_points}  embedding_cosine_mean ${rounded.embedding_cosine_mean} (p1 ${rounded.embedding_cosine_p1})  detection_agreement ${rounded.detection_agreement}`);
+        console.log(`latency_ratio ${rounded.latency_ratio} (detect() ${rounded.detect_latency_ratio})  accuracy_drop_points ${rounded.accuracy_drop_points}  embedding_cosine_mean ${rounded.embedding_cosine_mean} (p1 ${rounded.embedding_cosine_p1})  detection_agreement ${rounded.detection_agreement}`);
       }
     });
 
