@@ -1,8 +1,9 @@
 import { cpSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { inlineConstantIdentities } from '../toolchain/onnx/graph-index';
-import { decodeModel, encodeModel, tensorDims, toNumber, type OnnxModel } from '../toolchain/onnx/model-io';
+import { DataType, cloneModel, decodeModel, encodeModel, floatTensor, intAttribute, intsAttribute, makeNode, tensorDims, toNumber, valueInfo, type OnnxModel, type OnnxNode, type OnnxTensor } from '../toolchain/onnx/model-io';
 import { calibrateBundle, type Calibration } from '../toolchain/quantize/calibrate';
 import { padDepthwiseChannels, resizeToExpand, stemToChannelsLast } from '../toolchain/quantize/cpu-kernels';
 import { cpuSession, prepareInput } from '../toolchain/quantize/model-input';
@@ -77,12 +78,20 @@ describeWithData('exact rewrites for the CPU EP int8 kernels (default bundle)', 
     expect(maxAbsDiff(await run(placed, feeds), await run(rewritten, feeds))).toBe(0);
     // Not that shape any more (and the float model never is): left untouched.
     expect(stemToChannelsLast(rewritten)).toBe(false);
+    // A stem whose stride or padding is ONNX's default (1, 0) or SAME_UPPER is another conv: left alone.
+    for (const change of ['no strides', 'no pads', 'auto_pad'] as const) {
+      const other = cloneModel(placed);
+      const stem = other.graph!.node!.find((n) => n.opType === 'Conv')!;
+      if (change === 'auto_pad') stem.attribute = [...stem.attribute!.filter((a) => a.name !== 'pads'), { name: 'auto_pad', type: 3, s: new TextEncoder().encode('SAME_UPPER') }];
+      else stem.attribute = stem.attribute!.filter((a) => a.name !== (change === 'no strides' ? 'strides' : 'pads'));
+      expect(stemToChannelsLast(other)).toBe(false);
+    }
     const float = decodeModel(encodeModel(model));
     expect(stemToChannelsLast(float)).toBe(false);
     expect(encodeModel(float)).toEqual(encodeModel(model));
   });
 
-  test('uint8 nearest 2x Resize becomes Reshape → Expand → Reshape in NHWC: bit-identical outputs', async () => {
+  test('uint8 nearest 2x Resize becomes Unsqueeze → Expand → Reshape in NHWC: bit-identical outputs', async () => {
     const placed = insertQdq(model, { target: 'cpu', ranges: calibration.tensors }).model;
     const rewritten = decodeModel(encodeModel(placed));
     const resizes = placed.graph!.node!.filter((n) => n.opType === 'Resize').length;
@@ -117,5 +126,46 @@ describeWithData('exact rewrites for the CPU EP int8 kernels (default bundle)', 
     for (const resize of trt.graph!.node!.filter((n) => n.opType === 'Resize')) {
       expect(trt.graph!.node!.some((n) => n.opType === 'QuantizeLinear' && n.input![0] === resize.output![0])).toBe(false);
     }
+  });
+});
+
+/** A float chain of 1x1 and depthwise 3x3 convs with Relus, channels as given (deterministic weights). */
+function convChain(channels: readonly number[], kinds: readonly ('pw' | 'dw')[]): OnnxModel {
+  const nodes: OnnxNode[] = [];
+  const initializer: OnnxTensor[] = [];
+  let input = 'x';
+  let c = channels[0]!;
+  let seed = 1;
+  const values = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.6);
+  kinds.forEach((kind, i) => {
+    const out = kind === 'dw' ? c : channels[i + 1]!;
+    const w = kind === 'dw' ? floatTensor(`w${i}`, [c, 1, 3, 3], values(c * 9)) : floatTensor(`w${i}`, [out, c, 1, 1], values(out * c));
+    initializer.push(w, floatTensor(`b${i}`, [out], values(out)));
+    const attrs = kind === 'dw' ? [intAttribute('group', c), intsAttribute('kernel_shape', [3, 3]), intsAttribute('pads', [1, 1, 1, 1])] : [intsAttribute('kernel_shape', [1, 1])];
+    nodes.push(makeNode('Conv', [input, `w${i}`, `b${i}`], [`conv${i}`], `conv${i}`, attrs));
+    const last = i === kinds.length - 1;
+    if (!last) nodes.push(makeNode('Relu', [`conv${i}`], [`relu${i}`], `relu${i}`));
+    input = last ? `conv${i}` : `relu${i}`;
+    c = out;
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'chain', node: nodes, initializer, input: [valueInfo('x', DataType.FLOAT)], output: [valueInfo(input, DataType.FLOAT)] },
+  });
+  return decodeModel(encodeModel(model));
+}
+
+describe('exact rewrites on small synthetic graphs', () => {
+  test('a 1x1 conv that is one block\'s projection and the next block\'s expand is padded on both axes', async () => {
+    // pw 8->24, dw 24, pw 24->40 (projection of block 1, expand of block 2), dw 40, pw 40->8
+    const model = convChain([8, 24, 24, 40, 40, 8], ['pw', 'dw', 'pw', 'dw', 'pw']);
+    const padded = cloneModel(model);
+    expect(padDepthwiseChannels(padded)).toEqual(['conv1 24->32', 'conv3 40->48']);
+    const dims = new Map(padded.graph!.initializer!.map((t) => [t.name!, tensorDims(t)]));
+    expect(dims.get('w2')).toEqual([48, 32, 1, 1]);
+    const data = Float32Array.from({ length: 8 * 6 * 6 }, (_, i) => Math.sin(i));
+    const feeds = { x: new ort.Tensor('float32', data, [1, 8, 6, 6]) };
+    expect(maxAbsDiff(await run(model, feeds), await run(padded, feeds))).toBeLessThan(1e-5);
   });
 });

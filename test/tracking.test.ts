@@ -196,6 +196,18 @@ describe('FaceTracker lifecycle and event policy', () => {
     expect(after.tracks.map((t) => [t.trackId, t.state])).toEqual([[2, 'tentative']]);
   });
 
+  test('on a camera slower than maxLostMs per frame, tracks live from frame to frame and are recognized; a real gap still ends them', () => {
+    const random = rng(10);
+    const tracker = new FaceTracker(galleryOf(['a', 'Ada', 0]), { maxLostMs: 500, confirmHits: 3 });
+    const events: TrackerEvent[] = [];
+    for (let i = 0; i < 6; i++) events.push(...tracker.update([face(box(200, 200), embedding(0, random))], i * 2000).events);
+    expect(types(events)).toContain('recognition:Ada');
+    expect(tracker.activeTracks().map((t) => t.trackId)).toEqual([1]);
+    // Two frame intervals without the face (the limit is 2 x 2000 ms): the track ends.
+    const later = tracker.update([face(box(200, 200), embedding(0, random))], 5 * 2000 + 4001);
+    expect(later.events.map((e) => [e.type, e.trackId])).toEqual([['track_ended', 1]]);
+  });
+
   test('a detection seen once (tentative) ends quietly: no event at all', () => {
     const tracker = new FaceTracker(galleryOf(['a', 'Ada', 0]));
     const first = tracker.update([face(box(50, 50), embedding(0, rng(6)))], 0);

@@ -44,11 +44,6 @@ export async function resizeForModel(frame: Frame, width: number, height: number
 
 /** Packed 3-channel pixels placed at the top left of a black `width x height` image. */
 function padBottomRight(pixels: Uint8Array, w: number, h: number, width: number, height: number): Uint8Array {
-  if (w === width) {
-    const out = new Uint8Array(width * height * 3);
-    out.set(pixels.subarray(0, w * h * 3));
-    return out;
-  }
   const out = new Uint8Array(width * height * 3);
   for (let y = 0; y < h; y++) out.set(pixels.subarray(y * w * 3, (y + 1) * w * 3), y * width * 3);
   return out;

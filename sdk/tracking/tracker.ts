@@ -60,6 +60,8 @@ export class FaceTracker {
   private tracks: Track[] = [];
   private nextId = 1;
   private lastTimestamp = Number.NEGATIVE_INFINITY;
+  /** The latest intervals between frames, for the stream's usual frame interval. */
+  private readonly intervals: number[] = [];
 
   constructor(
     private readonly gallery: GalleryMatcher,
@@ -83,11 +85,13 @@ export class FaceTracker {
     if (!Number.isFinite(timestamp)) throw new InvalidArgumentError('timestamp', 'epoch milliseconds', timestamp);
     // Frames must not go back in time: motion and lost timers would go wrong.
     const now = Math.max(timestamp, this.lastTimestamp);
+    this.noteInterval(now - this.lastTimestamp);
     this.lastTimestamp = now;
     const events: TrackerEvent[] = [];
-    // Tracks unseen for longer than maxLostMs end before association: after a gap in the stream
-    // (a camera outage, the next photo of a folder) a face must start a track of its own.
-    for (const track of this.tracks) if (now - track.lastSeen > this.o.maxLostMs) this.end(track, now, events);
+    // Tracks unseen for longer than the lost limit end before association: after a gap in the
+    // stream (a camera outage, the next photo of a folder) a face must start a track of its own.
+    const limit = this.lostLimitMs();
+    for (const track of this.tracks) if (now - track.lastSeen > limit) this.end(track, now, events);
     this.tracks = this.tracks.filter((t) => t.state !== 'ended');
     const pairs = this.associate(faces, now);
     const matchedTracks = new Set<Track>();
@@ -101,7 +105,7 @@ export class FaceTracker {
       taken.add(fi);
       seen.push({ track, face });
     }
-    for (const track of this.tracks) if (!matchedTracks.has(track)) this.miss(track, now, events);
+    for (const track of this.tracks) if (!matchedTracks.has(track)) this.miss(track);
     faces.forEach((face, i) => {
       if (taken.has(i)) return;
       const track = this.create(face, now);
@@ -159,14 +163,30 @@ export class FaceTracker {
     if (track.state === 'lost' || (track.state === 'tentative' && track.hits >= this.o.confirmHits)) track.state = 'confirmed';
   }
 
-  private miss(track: Track, now: number, events: TrackerEvent[]): void {
+  private miss(track: Track): void {
     if (track.state === 'tentative') {
       // An unconfirmed track that misses a frame was most likely a false detection: drop it quietly.
       track.state = 'ended';
       return;
     }
     if (track.state === 'confirmed') track.state = 'lost';
-    if (now - track.lastSeen > this.o.maxLostMs) this.end(track, now, events);
+  }
+
+  /**
+   * `maxLostMs`, but never less than two of the stream's usual frame intervals (the median of the
+   * latest 15): on a camera slower than `maxLostMs` per frame a track must outlive the wait for
+   * the next frame, or every track would end before it could be confirmed.
+   */
+  private lostLimitMs(): number {
+    if (this.intervals.length === 0) return this.o.maxLostMs;
+    const sorted = [...this.intervals].sort((a, b) => a - b);
+    return Math.max(this.o.maxLostMs, 2 * sorted[sorted.length >> 1]!);
+  }
+
+  private noteInterval(ms: number): void {
+    if (!(ms > 0) || !Number.isFinite(ms)) return;
+    this.intervals.push(ms);
+    if (this.intervals.length > 15) this.intervals.shift();
   }
 
   private create(face: Face, now: number): Track {

@@ -130,7 +130,10 @@ export interface TrackerOptions {
   reidCosine?: number;
   /** Detections before a track is confirmed and may raise events. Default 3. */
   confirmHits?: number;
-  /** Time a confirmed track may stay undetected before it ends. Default 1500 ms. */
+  /**
+   * Time a track may stay undetected before it ends. Default 1500 ms. Never less than two of the
+   * stream's usual frame intervals, so that on a slow camera (fps 0.5) tracks live from frame to frame.
+   */
   maxLostMs?: number;
   /** Weight of the newest embedding in a track's running embedding. Default 0.3. */
   embeddingUpdate?: number;

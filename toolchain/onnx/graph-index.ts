@@ -55,10 +55,15 @@ export function inlineConstantIdentities(model: OnnxModel): void {
   for (const n of graph.node) n.input = (n.input ?? []).map((i) => alias.get(i) ?? i);
 }
 
-/** Drops nodes whose outputs nothing reads (to a fixed point), then initializers no node reads. */
+/**
+ * Drops nodes whose outputs nothing reads (to a fixed point), then initializers no node reads.
+ * A graph with subgraphs (If, Loop, Scan) is left as it is: what their bodies read is not walked.
+ * Initializers also listed as graph inputs (older exports) stay, so the inputs keep their defaults.
+ */
 export function pruneUnused(model: OnnxModel): void {
   const graph = model.graph!;
-  const outputs = new Set((graph.output ?? []).map((o) => o.name!));
+  if ((graph.node ?? []).some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0))) return;
+  const outputs = new Set([...(graph.output ?? []), ...(graph.input ?? [])].map((o) => o.name!));
   const readBy = (nodes: readonly OnnxNode[]): Set<string> => {
     const read = new Set<string>(outputs);
     for (const node of nodes) for (const i of node.input ?? []) read.add(i);

@@ -1,4 +1,5 @@
 import { GraphIndex, inlineConstantIdentities, pruneUnused } from '../onnx/graph-index';
+import { IMAGE_DQ_SUFFIX } from './qdq';
 import {
   DataType,
   floatTensor,
@@ -9,6 +10,7 @@ import {
   intAttribute,
   intsAttribute,
   makeNode,
+  opsetVersion,
   tensorDims,
   toNumber,
   type OnnxModel,
@@ -49,7 +51,9 @@ function replaceInitializer(model: OnnxModel, tensor: OnnxTensor): void {
  */
 export function padDepthwiseChannels(model: OnnxModel, align = 16): string[] {
   inlineConstantIdentities(model);
-  const index = new GraphIndex(model);
+  // Rebuilt after each padded block: a 1x1 conv may be one block's projection and the next one's
+  // expand, and its second padding must start from the first one's weights.
+  let index = new GraphIndex(model);
   const readers = (t: string) => index.consumersOf(t);
   const sole = (t: string, op: string): OnnxNode | undefined => {
     const r = readers(t);
@@ -92,6 +96,7 @@ export function padDepthwiseChannels(model: OnnxModel, align = 16): string[] {
     for (let o = 0; o < outChannels; o++) values.set(old.subarray(o * per, (o + 1) * per), o * kh * kw * to);
     replaceInitializer(model, floatTensor(pw.name!, [outChannels, to, kh, kw], values));
     padded.push(`${dw.name} ${channels}->${to}`);
+    index = new GraphIndex(model);
   }
   return padded;
 }
@@ -112,7 +117,7 @@ export function padDepthwiseChannels(model: OnnxModel, align = 16): string[] {
 export function stemToChannelsLast(model: OnnxModel): boolean {
   const graph = model.graph!;
   const index = new GraphIndex(model);
-  const imageDq = (graph.node ?? []).find((n) => n.opType === 'DequantizeLinear' && n.output![0]!.endsWith('_as_normalized'));
+  const imageDq = (graph.node ?? []).find((n) => n.opType === 'DequantizeLinear' && n.output![0]!.endsWith(IMAGE_DQ_SUFFIX));
   const toNchw = imageDq && index.producer.get(imageDq.input![0]!);
   const input = toNchw?.opType === 'Transpose' && (graph.input ?? []).find((i) => i.name === toNchw.input![0]);
   const convs = imageDq ? index.consumersOf(imageDq.output![0]!) : [];
@@ -121,16 +126,22 @@ export function stemToChannelsLast(model: OnnxModel): boolean {
   const q = relu && index.consumersOf(relu.output![0]!)[0];
   if (!imageDq || !input || !conv || relu?.opType !== 'Relu' || q?.opType !== 'QuantizeLinear') return false;
   if (index.consumersOf(conv.output![0]!).length !== 1 || index.consumersOf(relu.output![0]!).length !== 1) return false;
+  if ([conv.output![0]!, relu.output![0]!].some((t) => index.graphOutputs.has(t))) return false;
   const shape = input.type?.tensorType?.shape?.dim?.map((d) => toNumber(d.dimValue as number)) ?? [];
   const [n, height, width, c] = shape as [number, number, number, number];
-  const same = (a: number[] | undefined, v: number[]) => (a ?? v).length === v.length && (a ?? v).every((x, i) => x === v[i]);
-  if (shape.length !== 4 || n !== 1 || c !== 3 || width % 4 !== 0 || height % 2 !== 0 || !same(ints(toNchw, 'perm'), [0, 3, 1, 2])) return false;
-  if (!same(ints(conv, 'kernel_shape'), [3, 3]) || !same(ints(conv, 'strides'), [2, 2]) || !same(ints(conv, 'pads'), [1, 1, 1, 1]) || !same(ints(conv, 'dilations'), [1, 1]) || int(conv, 'group', 1) !== 1) return false;
+  // Absent attributes take ONNX's defaults (stride 1, no padding), which this rewrite is not.
+  const is = (a: number[] | undefined, fallback: number[], v: number[]) => (a ?? fallback).length === v.length && (a ?? fallback).every((x, i) => x === v[i]);
+  const autoPad = attr(conv, 'auto_pad')?.s;
+  if (shape.length !== 4 || !shape.every((d) => d > 0) || n !== 1 || c !== 3 || width % 4 !== 0 || height % 2 !== 0 || !is(ints(toNchw, 'perm'), [], [0, 3, 1, 2])) return false;
+  if (autoPad?.length && new TextDecoder().decode(autoPad) !== 'NOTSET') return false;
+  if (!is(ints(conv, 'strides'), [1, 1], [2, 2]) || !is(ints(conv, 'pads'), [0, 0, 0, 0], [1, 1, 1, 1]) || !is(ints(conv, 'dilations'), [1, 1], [1, 1]) || int(conv, 'group', 1) !== 1) return false;
   const wDq = index.producer.get(conv.input![1]!);
   const bDq = conv.input![2] ? index.producer.get(conv.input![2]) : undefined;
   const wq = wDq && index.initializers.get(wDq.input![0]!);
   const bq = bDq && index.initializers.get(bDq.input![0]!);
   if (!wDq || wq?.dataType !== DataType.INT8 || (bDq && bq?.dataType !== DataType.INT32)) return false;
+  const [, wIn, kh, kw] = tensorDims(wq);
+  if (wIn !== 3 || kh !== 3 || kw !== 3) return false;
   // The Relu folds into the output's zero point only when that is 0 (uint8 clamps at it).
   const outZero = index.initializers.get(q.input![2]!);
   if (outZero?.dataType !== DataType.UINT8 || outZero.rawData?.[0] !== 0) return false;
@@ -187,16 +198,19 @@ export function stemToChannelsLast(model: OnnxModel): boolean {
 
 /**
  * QDQ model of the `cpu` placement: each nearest 2x Resize that runs on uint8 (DQ → Resize → Q with
- * one scale and zero point, see qdq.ts) and feeds an Add becomes Reshape → Expand → Reshape in
- * NHWC: each pixel repeated 2x2, shaped like the Add's other operand. onnxruntime's generic Resize
- * took 0.6 ms for the two FPN upsamplings; the Transposes around the NHWC ops cancel against the
- * layout transformer's. Same bytes out. Returns how many Resize nodes were rewritten.
+ * one scale and zero point, see qdq.ts) and feeds an Add becomes, in NHWC, Unsqueeze → Expand →
+ * Reshape: each pixel repeated 2x2. onnxruntime's generic Resize took 0.6 ms for the two FPN
+ * upsamplings; the Transposes around the NHWC ops cancel against the layout transformer's. Same
+ * bytes out. The output is shaped from the Resize's own input (twice its height and width), so a
+ * Resize that was not exactly 2x fails loudly at the Add instead of computing something else.
+ * Returns how many Resize nodes were rewritten.
  *
  * @example
  * resizeToExpand(model); // 2 for jetface-s
  */
 export function resizeToExpand(model: OnnxModel): number {
   const graph = model.graph!;
+  if (opsetVersion(model) < 13) return 0; // Unsqueeze takes its axes as an input from opset 13
   let count = 0;
   for (const resize of (graph.node ?? []).filter((n) => n.opType === 'Resize')) {
     const index = new GraphIndex(model);
@@ -205,28 +219,20 @@ export function resizeToExpand(model: OnnxModel): number {
     const q = qs.length === 1 && qs[0]!.opType === 'QuantizeLinear' ? qs[0]! : undefined;
     const dqOut = q && index.consumersOf(q.output![0]!);
     const add = dqOut?.length === 1 && dqOut[0]!.opType === 'DequantizeLinear' ? index.consumersOf(dqOut[0]!.output![0]!) : [];
-    const other = add.length === 1 && add[0]!.opType === 'Add' ? add[0]!.input!.find((i) => i !== dqOut![0]!.output![0]) : undefined;
-    const otherDq = other ? index.producer.get(other) : undefined;
-    if (dq?.opType !== 'DequantizeLinear' || !q || otherDq?.opType !== 'DequantizeLinear' || !repeatsPixels(resize)) continue;
+    if (dq?.opType !== 'DequantizeLinear' || !q || add.length !== 1 || add[0]!.opType !== 'Add' || !repeatsPixels(resize)) continue;
+    if ([resize.output![0]!, q.output![0]!].some((t) => index.graphOutputs.has(t))) continue;
     if (q.input![1] !== dq.input![1] && !sameScalar(index, q.input![1]!, dq.input![1]!)) continue;
     if (q.input![2] !== dq.input![2] && !sameScalar(index, q.input![2]!, dq.input![2]!)) continue;
-    const p = resize.name!;
-    graph.initializer!.push(
-      int64Tensor(`${p}_nhwc_order`, [4], [0, 2, 3, 1]),
-      int64Tensor(`${p}_channel_axis`, [1], [1]),
-      int64Tensor(`${p}_spread_head`, [5], [0, 0, 1, -1, 1]),
-      int64Tensor(`${p}_repeat`, [6], [1, 1, 2, 1, 2, 1]),
-    );
-    // Shapes come from the Add's other operand (static here: onnxruntime folds Shape/Gather/Concat).
+    // Named after the Resize's output, which is unique (node names are optional in ONNX).
+    const p = `${resize.output![0]!}_2x`;
+    graph.initializer!.push(int64Tensor(`${p}_axes`, [2], [2, 4]), int64Tensor(`${p}_repeat`, [6], [1, 1, 2, 1, 2, 1]), int64Tensor(`${p}_scale`, [4], [1, 2, 2, 1]));
     const nodes = [
       makeNode('Transpose', [dq.input![0]!], [`${p}_nhwc`], `${p}_to_nhwc`, [intsAttribute('perm', [0, 2, 3, 1])]),
-      makeNode('Shape', [otherDq.input![0]!], [`${p}_target_nchw`], `${p}_target_shape`),
-      makeNode('Gather', [`${p}_target_nchw`, `${p}_channel_axis`], [`${p}_channels`], `${p}_channels`, [intAttribute('axis', 0)]),
-      makeNode('Concat', [`${p}_spread_head`, `${p}_channels`], [`${p}_spread_shape`], `${p}_spread_shape`, [intAttribute('axis', 0)]),
-      makeNode('Gather', [`${p}_target_nchw`, `${p}_nhwc_order`], [`${p}_target_nhwc`], `${p}_target_nhwc`, [intAttribute('axis', 0)]),
-      makeNode('Reshape', [`${p}_nhwc`, `${p}_spread_shape`], [`${p}_spread`], `${p}_spread`),
+      makeNode('Unsqueeze', [`${p}_nhwc`, `${p}_axes`], [`${p}_spread`], `${p}_spread`),
       makeNode('Expand', [`${p}_spread`, `${p}_repeat`], [`${p}_repeated`], `${p}_repeat_pixels`),
-      makeNode('Reshape', [`${p}_repeated`, `${p}_target_nhwc`], [`${p}_upsampled`], `${p}_merge`),
+      makeNode('Shape', [`${p}_nhwc`], [`${p}_shape`], `${p}_shape`),
+      makeNode('Mul', [`${p}_shape`, `${p}_scale`], [`${p}_target`], `${p}_target`),
+      makeNode('Reshape', [`${p}_repeated`, `${p}_target`], [`${p}_upsampled`], `${p}_merge`),
       makeNode('Transpose', [`${p}_upsampled`], [q.output![0]!], `${p}_to_nchw`, [intsAttribute('perm', [0, 3, 1, 2])]),
     ];
     const at = graph.node!.indexOf(resize);

@@ -56,6 +56,9 @@ function activationQuant(range: TensorRange, target: QuantTarget): ActivationQua
 }
 
 /** Conv nodes with a constant weight: the layers int8 applies to, in graph order. */
+/** Suffix of the tensor that reads the uint8 image as the normalized input (the `cpu` stem rewrite finds it by this). */
+export const IMAGE_DQ_SUFFIX = '_as_normalized';
+
 export function quantizableConvs(source: OnnxModel): OnnxNode[] {
   const model = cloneModel(source);
   inlineConstantIdentities(model);
@@ -129,7 +132,7 @@ export function insertQdq(source: OnnxModel, options: QdqOptions): QdqResult {
       }
       if (image && x === image.normalized) {
         // The uint8 image is already quantized: read it directly, scaled, instead of Cast → Sub → Div → Q.
-        const dq = `${image.raw}_as_normalized`;
+        const dq = `${image.raw}${IMAGE_DQ_SUFFIX}`;
         if (!graph.initializer!.some((t) => t.name === `${dq}_scale`)) {
           addInit(floatTensor(`${dq}_scale`, [], [image.scale]));
           addInit(uint8Tensor(`${dq}_zero_point`, [], Uint8Array.of(image.zeroPoint)));

@@ -122,9 +122,9 @@ export async function verifyBundles(options: VerifyOptions): Promise<VerifyRepor
   }
 }
 
-/** The stages that run a model (the joint runner's `model`; the cascade's detector and recognizer). */
+/** The joint runner's model run; for a cascade, its detector run plus the recognizer stage (crop alignment included). */
 function modelStagesMs(timings: StageTimings): number {
-  return Object.entries(timings).reduce((sum, [stage, ms]) => (stage === 'preprocess' || stage === 'decode' ? sum : sum + ms), 0);
+  return timings['model'] ?? (timings['detector'] ?? 0) + (timings['recognizer'] ?? 0);
 }
 
 function median(values: readonly number[]): number {
