@@ -36,12 +36,14 @@ export type JetfaceErrorCode =
   | 'E_COMMAND_FAILED'
   | 'E_GALLERY_CORRUPT'
   | 'E_GALLERY_FOREIGN'
+  | 'E_GALLERY_BUSY'
   | 'E_GALLERY_MODEL_MISMATCH'
   | 'E_PERSON_NOT_FOUND'
   | 'E_CONFIG_INVALID'
   | 'E_DOCTOR_FAILED'
   | 'E_NOTHING_ENROLLED'
-  | 'E_DEMO_NOTHING_RECOGNIZED';
+  | 'E_DEMO_NOTHING_RECOGNIZED'
+  | 'E_CAMERAS_FAILED';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;
@@ -349,6 +351,27 @@ export class DemoNothingRecognizedError extends JetfaceError {
   }
 }
 
+/** `jetface run` ended because cameras failed (never opened, or out of reconnect attempts), not because it was asked to stop. */
+export class CamerasFailedError extends JetfaceError {
+  readonly cameras: string[];
+
+  constructor(cameras: readonly string[]) {
+    super('E_CAMERAS_FAILED', `camera${cameras.length === 1 ? '' : 's'} ${cameras.join(', ')} failed; see the log for why`, { cameras: [...cameras] });
+    this.cameras = [...cameras];
+  }
+}
+
+/**
+ * Another connection (usually another process) holds the gallery file: opening it found it locked,
+ * or a deletion committed but the WAL could not be truncated, so old copies of the deleted pages may
+ * still be in the -wal file until a later checkpoint (`vacuum()`, `close()`) succeeds.
+ */
+export class GalleryBusyError extends JetfaceError {
+  constructor(path: string, reason: string, cause?: unknown) {
+    super('E_GALLERY_BUSY', `gallery ${path} is held by another process or connection: ${reason}`, { path, reason }, { cause });
+  }
+}
+
 const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   BundleNotFoundError,
   ManifestError,
@@ -377,12 +400,14 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   CommandFailedError,
   GalleryCorruptError,
   GalleryForeignError,
+  GalleryBusyError,
   GalleryModelMismatchError,
   PersonNotFoundError,
   ConfigError,
   DoctorFailedError,
   NothingEnrolledError,
   DemoNothingRecognizedError,
+  CamerasFailedError,
 };
 
 /** Serialized error, as it crosses the worker boundary. */

@@ -69,6 +69,9 @@ describe('parseDeviceConfig: bad configurations name the path, the expected valu
     ['duplicate camera ids', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'v4l2' } }, { id: 'a', source: { kind: 'csi' } }] }, { path: 'cameras[1].id' }, /used twice/],
     ['bad v4l2 device', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'v4l2', device: '/dev/sda' } }] }, { path: 'cameras[0].source.device' }, /\/dev\/video0.*found "\/dev\/sda"/],
     ['negative opencv index', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'opencv', input: -1 } }] }, { path: 'cameras[0].source.input', expected: '>= 0' }, /found -1/],
+    ['opencv input of neither form', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'opencv', input: {} } }] }, { path: 'cameras[0].source.input', expected: 'one of number, string' }, /found an object/],
+    ['reconnect: true (neither false nor a policy)', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'v4l2' }, reconnect: true }] }, { path: 'cameras[0].reconnect' }, /^expected false, or an object with any of initialDelayMs, maxDelayMs, factor, jitter, maxAttempts, found true$/],
+    ['a reconnect policy out of range', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'v4l2' }, reconnect: { factor: 20 } }] }, { path: 'cameras[0].reconnect.factor', expected: '<= 10' }, /found 20/],
     ['csi sensor out of range', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'csi', sensorId: 9 } }] }, { path: 'cameras[0].source.sensorId', expected: '<= 7' }, /found 9/],
     ['threshold above 1', minimal({ gallery: { threshold: 1.5 } }), { path: 'gallery.threshold', expected: '<= 1' }, /found 1.5/],
     ['unknown provider', minimal({ model: { providers: ['cpu', 'rocm'] } }), { path: 'model.providers[1]' }, /"tensorrt", "cuda", "cpu".*found "rocm"/],
@@ -89,6 +92,8 @@ describe('parseDeviceConfig: bad configurations name the path, the expected valu
     ['log level', minimal({ logging: { level: 'verbose' } }), { path: 'logging.level' }, /"info".*found "verbose"/],
     ['log format', minimal({ logging: { format: 'xml' } }), { path: 'logging.format' }, /"json", "pretty".*found "xml"/],
     ['privacy flag as a string', minimal({ privacy: { faceImages: 'no' } }), { path: 'privacy.faceImages', expected: 'boolean' }, /found "no"/],
+    ['topic prefix with an empty level', minimal({ mqtt: { embedded: true, topicPrefix: 'site//door' } }), { path: 'mqtt.topicPrefix' }, /empty levels.*found "site\/\/door"/],
+    ['home assistant prefix with a trailing slash', minimal({ homeAssistant: { enabled: true, discoveryPrefix: 'homeassistant/' } }), { path: 'homeAssistant.discoveryPrefix' }, /found "homeassistant\/"/],
     ['home assistant prefix with a wildcard', minimal({ homeAssistant: { enabled: true, discoveryPrefix: 'ha/#' } }), { path: 'homeAssistant.discoveryPrefix' }, /topic prefix.*found "ha\/#"/],
   ];
 
@@ -152,6 +157,15 @@ describe('loadDeviceConfig: YAML files', () => {
     expect(defaultBundleDir()).toBe(join(ROOT, 'models', 'jetface-s'));
   });
 
+  test('an opencv input that is a relative file is resolved against the file; indexes, URLs and GStreamer pipelines are left as they are', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'device.yaml');
+    const inputs = ['clips/door.mp4', 'frames/img_%03d.jpg', '/abs/clip.mp4', 2, '0', 'rtsp://cam.local/s', 'videotestsrc ! videoconvert ! appsink'];
+    writeFileSync(file, `device: { id: a }\ncameras:\n${inputs.map((input, i) => `  - { id: c${i}, source: { kind: opencv, input: ${JSON.stringify(input)} } }\n`).join('')}`);
+    const c = await loadDeviceConfig(file);
+    expect(c.cameras.map((cam) => cam.source.kind === 'opencv' && cam.source.input)).toEqual([join(dir, 'clips', 'door.mp4'), join(dir, 'frames', 'img_%03d.jpg'), ...inputs.slice(2)]);
+  });
+
   test('examples/multi-camera.yaml is valid: three cameras of three kinds, each a valid source spec', async () => {
     const c = await loadDeviceConfig(join(ROOT, 'examples', 'multi-camera.yaml'));
     expect(c.cameras.map((cam) => cam.source.kind)).toEqual(['csi', 'rtsp', 'v4l2']);
@@ -164,6 +178,7 @@ describe('loadDeviceConfig: YAML files', () => {
     expect(specs[2]).toMatchObject({ backend: 'ffmpeg', input: '/dev/video1', inputFormat: 'v4l2', inputOptions: ['-input_format', 'mjpeg'], maxFps: 8 });
     expect(c.model.bundle).toBe(join(ROOT, 'models', 'jetface-s'));
     expect(c.mqtt).toMatchObject({ embedded: false, passwordEnv: 'JETFACE_MQTT_PASSWORD' });
+    expect(c.gallery.threshold).toBeUndefined(); // the bundle's match threshold, not a stale lower one
   });
 });
 

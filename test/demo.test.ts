@@ -7,8 +7,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { GuestEnroller, type GuestOutcome } from '../sdk/app/demo/guests';
 import { defaultCamera, samplePhotosDir } from '../sdk/app/demo/input';
 import { main } from '../sdk/cli/main';
+import type { JetfaceEvent } from '../sdk/events/types';
+import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
+import type { Box, Face, Frame } from '../sdk/types';
 import { CLIP, FFMPEG, describeWith } from './support/capture';
 import { tempDir } from './support/data';
 
@@ -125,3 +129,42 @@ describeWith(FFMPEG)('jetface demo --headless --input VIDEO', () => {
   });
 });
 
+
+describe('GuestEnroller', () => {
+  const unit = (i: number): Float32Array => Float32Array.from({ length: 128 }, (_, k) => (k === i ? 1 : 0));
+  /** A sharp (checkerboard) frame with one frontal 120-pixel face that passes the enrollment gates. */
+  function frameWithFace(embedding: Float32Array): { frame: Frame; face: Face } {
+    const [width, height] = [320, 240];
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(((x >> 2) + (y >> 2)) % 2 ? 230 : 20, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    const frame: Frame = { data, width, height, format: 'rgb24', timestamp: 0, sequence: 0, cameraId: 'desk' };
+    const box: Box = [100, 60, 220, 180];
+    const face: Face = { box, score: 0.95, embedding, landmarks: [[136, 102], [184, 102], [160, 126], [140, 150], [180, 150]] };
+    return { frame, face };
+  }
+
+  test('a gallery with a gap in its guests (guest-2 removed, guest-3 kept) gets guest-4 next, never a second guest-3', () => {
+    const gallery = SqliteGallery.open(join(tempDir(), 'gallery.db'), { modelId: 'test-space:000000000000', threshold: 0.73 });
+    try {
+      for (const n of [1, 2, 3]) {
+        gallery.upsertPerson({ personId: `guest-${n}`, name: `Guest ${n}` });
+        gallery.addEmbeddings(`guest-${n}`, [{ embedding: unit(n) }]);
+      }
+      gallery.removePerson('guest-2');
+      const outcomes: GuestOutcome[] = [];
+      const guests = new GuestEnroller(gallery, (o) => outcomes.push(o));
+      expect(guests.guests).toBe(2);
+      const { frame, face } = frameWithFace(unit(9));
+      guests.observe(frame, [face]);
+      guests.onEvent({ type: 'recognition', camera: 'desk', trackId: 'desk-1', box: face.box, identity: null } as unknown as JetfaceEvent);
+      expect(outcomes).toEqual([{ enrolled: true, personId: 'guest-4', name: 'Guest 4', trackId: 'desk-1' }]);
+      expect(guests.guests).toBe(3);
+      // guest-3 kept its one embedding: nothing was merged into it.
+      expect(gallery.listPeople().map((p) => p.personId).sort()).toEqual(['guest-1', 'guest-3', 'guest-4']);
+      expect(gallery.search([unit(9)], { topK: 1 })[0]!.candidates[0]).toMatchObject({ personId: 'guest-4' });
+      expect(gallery.search([unit(3)], { topK: 1 })[0]!.candidates[0]).toMatchObject({ personId: 'guest-3' });
+    } finally {
+      gallery.close();
+    }
+  });
+});

@@ -126,7 +126,7 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
         const messages: { topic: string; payload: string }[] = [];
         client.on('message', (topic, payload) => messages.push({ topic, payload: payload.toString() }));
         await client.subscribeAsync(['jetface/stage-1/commands/list/response', 'homeassistant/sensor/+/config'], { qos: 1 });
-        const command = signCommand({ verb: 'list', clientId: 'backend-1' }, SECRET);
+        const command = signCommand({ verb: 'list', clientId: 'backend-1', device: 'stage-1' }, SECRET);
         await client.publishAsync('jetface/stage-1/commands/list', JSON.stringify(command), { qos: 1 });
         await until(() => messages.some((m) => m.topic.endsWith('/response')) && messages.some((m) => m.topic.startsWith('homeassistant/')), 10_000, 'the command response and the discovery config');
         const response = JSON.parse(messages.find((m) => m.topic.endsWith('/response'))!.payload) as { id: string; ok: boolean; result: unknown };
@@ -139,7 +139,7 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
         // through the quality gates: the configuration's commands.maxPayloadBytes applies.
         const photo = readFileSync(dataPath('video', 'enroll', 'lin-manuel-miranda.png'));
         await client.subscribeAsync('jetface/stage-1/commands/enroll/response', { qos: 1 });
-        const enroll = signCommand({ verb: 'enroll', clientId: 'backend-1', args: { personId: 'lmm-2', name: 'Lin-Manuel Miranda', images: [photo.toString('base64')] } }, SECRET);
+        const enroll = signCommand({ verb: 'enroll', clientId: 'backend-1', device: 'stage-1', args: { personId: 'lmm-2', name: 'Lin-Manuel Miranda', images: [photo.toString('base64')] } }, SECRET);
         expect(JSON.stringify(enroll).length).toBeGreaterThan(256 * 1024);
         await client.publishAsync('jetface/stage-1/commands/enroll', JSON.stringify(enroll), { qos: 1 });
         await until(() => messages.some((m) => m.topic.endsWith('enroll/response')), 20_000, 'the enroll response');
@@ -190,6 +190,32 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
     expect(childProcesses('ffmpeg')).toEqual([]);
   });
 
+  test('stop() closes the publisher (final flush, disconnect) while its logging is still attached', async () => {
+    const dir = tempDir();
+    const images = join(dir, 'frames');
+    mkdirSync(images);
+    await sharp({ create: { width: 160, height: 120, channels: 3, background: { r: 40, g: 80, b: 120 } } }).jpeg().toFile(join(images, 'frame1.jpg'));
+    const config = parseDeviceConfig({
+      device: { id: 'order' },
+      cameras: [{ id: 'still', source: { kind: 'images', dir: images } }],
+      model: { bundle: BUNDLE, providers: ['cpu'] },
+      gallery: { path: join(dir, 'g.db') },
+      mqtt: { embedded: true, embeddedPort: 0 },
+      outbox: { dir },
+    });
+    const device = await startDevice(config, { log: silent });
+    const close = device.publisher.close.bind(device.publisher);
+    let listenersAtClose = -1;
+    jest.spyOn(device.publisher, 'close').mockImplementation(() => {
+      listenersAtClose = device.publisher.listenerCount('error') + device.publisher.listenerCount('disconnect');
+      return close();
+    });
+    await device.finished();
+    await device.stop();
+    expect(listenersAtClose).toBeGreaterThanOrEqual(2); // attachLogging's 'error' and 'disconnect' handlers
+    expect(device.publisher.listenerCount('disconnect')).toBe(0); // and detached afterwards
+  });
+
   test('a source given for a camera that is not configured is refused before anything starts', async () => {
     const config = parseDeviceConfig({ device: { id: 'x' }, cameras: [{ id: 'stage', source: { kind: 'file', path: CLIP } }], model: { bundle: BUNDLE } });
     const error = (await startDevice(config, { log: silent, sources: { stgae: {} as never } }).catch((e: unknown) => e)) as InvalidArgumentError;
@@ -199,18 +225,7 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
 
   test('jetface run --config runs the clip to its end and exits 0; a bad config exits 1 naming the path', async () => {
     const dir = tempDir();
-    const file = join(dir, 'device.yaml');
-    writeFileSync(
-      file,
-      [
-        'device: { id: cli-run }',
-        'cameras:',
-        `  - { id: stage, source: { kind: file, path: ${JSON.stringify(CLIP)} }, fps: 4 }`,
-        `model: { bundle: ${JSON.stringify(BUNDLE)}, providers: [cpu] }`,
-        'mqtt: { embedded: true, embeddedPort: 0 }',
-        'logging: { level: silent }',
-      ].join('\n'),
-    );
+    const file = writeRunConfig(dir, 'cli-run', []);
     expect(await main(['node', 'jetface', 'run', '--config', file])).toBe(0);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'device: { id: x }\ncameras: [{ id: c, source: { kind: rtsp, url: "ftp://cam" } }]\n');
@@ -222,6 +237,19 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
       spy.mockRestore();
     }
     expect(stderr.join('')).toMatch(/E_CONFIG_INVALID[\s\S]*cameras\[0\]\.source\.url: expected an rtsp:\/\/ or rtsps:\/\/ URL, found "ftp:\/\/cam"/);
+  });
+
+  test('jetface run exits 1 naming the camera when a camera fails instead of ending (a supervisor restarts it)', async () => {
+    const dir = tempDir();
+    const file = writeRunConfig(dir, 'cli-fail', [`  - { id: gone, source: { kind: file, path: ${JSON.stringify(join(dir, 'missing.mp4'))} } }`]);
+    const stderr: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+    try {
+      expect(await main(['node', 'jetface', 'run', '--config', file])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stderr.join('')).toMatch(/E_CAMERAS_FAILED: camera gone failed/);
   });
 
   test('jetface run stops gracefully on SIGTERM: the endless camera goes offline, the outbox is flushed, exit 0', async () => {
@@ -257,3 +285,19 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
     expect(out).not.toContain('events left in the outbox');
   }, 60_000);
 });
+
+/** A device.yaml in `dir` for `jetface run`: the clip as camera `stage` (4 fps), then `moreCameras` lines, the embedded broker, silent logs. */
+function writeRunConfig(dir: string, device: string, moreCameras: string[]): string {
+  const file = join(dir, 'device.yaml');
+  const lines = [
+    `device: { id: ${device} }`,
+    'cameras:',
+    `  - { id: stage, source: { kind: file, path: ${JSON.stringify(CLIP)} }, fps: 4 }`,
+    ...moreCameras,
+    `model: { bundle: ${JSON.stringify(BUNDLE)}, providers: [cpu] }`,
+    'mqtt: { embedded: true, embeddedPort: 0 }',
+    'logging: { level: silent }',
+  ];
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}

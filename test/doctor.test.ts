@@ -8,6 +8,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadBundle } from '../sdk/bundle/load-bundle';
+import { mqttConnectionOptions } from '../sdk/app/mqtt-connection';
+import { parseDeviceConfig } from '../sdk/config/load';
+import { checkOutbox } from '../sdk/doctor/checks';
 import { runDoctor, type DoctorCheck, type DoctorReport } from '../sdk/doctor/doctor';
 import { embeddingSpaceId } from '../sdk/gallery/model-id';
 import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
@@ -168,5 +171,40 @@ describe('runDoctor with a device configuration and gallery files', () => {
     foreign.close();
     const stale = byName(await runDoctor({ bundle: BUNDLE, gallery: other, env: {} }))['gallery'];
     expect(stale).toMatchObject({ status: 'warn', message: expect.stringContaining('re-enroll'), fix: expect.stringContaining('enroll these people again') });
+  });
+});
+
+describe('doctor checks that must not throw, and the connection it shares with the device', () => {
+  test('a file system that cannot report its free space fails the outbox check with the reason', async () => {
+    // The module object itself (an `import *` is a copy under swc), which checks.ts reads at each call.
+    const fsPromises = require('node:fs/promises') as typeof import('node:fs/promises');
+    const statfs = jest.spyOn(fsPromises, 'statfs').mockRejectedValue(Object.assign(new Error('function not implemented'), { code: 'ENOSYS' }));
+    try {
+      const dir = tempDir();
+      await expect(checkOutbox(dir)).resolves.toMatchObject({ name: 'outbox', status: 'fail', message: expect.stringContaining('cannot read the free space'), fix: expect.stringContaining('outbox.dir') });
+      expect((await checkOutbox(dir)).message).toContain('ENOSYS');
+    } finally {
+      statfs.mockRestore();
+    }
+  });
+
+  test('the broker check uses the device\'s own connection options: TLS files, username and the password variable', async () => {
+    const config = parseDeviceConfig({
+      device: { id: 'd1' },
+      cameras: [{ id: 'c', source: { kind: 'v4l2' } }],
+      mqtt: { url: 'mqtts://broker.local:8883', username: 'dev', passwordEnv: 'JF_TEST_PW', keepaliveSeconds: 15, tls: { caFile: '/etc/ca.pem', rejectUnauthorized: false } },
+    });
+    await expect(mqttConnectionOptions(config, config.mqtt.url!, 'd.yaml', { JF_TEST_PW: 'pw' })).resolves.toEqual({
+      url: 'mqtts://broker.local:8883',
+      env: {},
+      keepaliveSeconds: 15,
+      username: 'dev',
+      password: 'pw',
+      tls: { rejectUnauthorized: false, caFile: '/etc/ca.pem' },
+    });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'tls.yaml'), 'device: { id: d1 }\ncameras: [{ id: c, source: { kind: rtsp, url: "rtsp://cam.local/s" } }]\nmqtt: { url: "mqtts://127.0.0.1:1", passwordEnv: JF_TEST_PW }\n');
+    const unset = byName(await runDoctor({ config: join(dir, 'tls.yaml'), env: {}, brokerTimeoutMs: 500 }))['broker'];
+    expect(unset).toMatchObject({ status: 'fail', message: expect.stringContaining('JF_TEST_PW is not set') });
   });
 });

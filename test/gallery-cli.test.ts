@@ -2,7 +2,7 @@
  * `jetface gallery ls | rm | export | import`, through the CLI's `main(argv)` in this process, on
  * real gallery files and the real default bundle (models/jetface-s gives the model id).
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../sdk/cli/main';
 import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
@@ -115,6 +115,20 @@ describe('jetface gallery', () => {
     writeFileSync(file, '{not json');
     expect((await jetface('gallery', 'import', '--db', other, '--in', file)).stderr).toContain('E_INPUT_FILE');
     expect((await jetface('gallery', 'import', '--db', other, '--in', file, '--mode', 'upsert')).stderr).toContain('--mode');
+  });
+
+  test('export --out over an existing 0644 file leaves it 0600; import tightens an existing 0644 gallery', async () => {
+    const db = makeDb();
+    const file = join(tempDir(), 'backup.json');
+    writeFileSync(file, 'old content, much longer than nothing at all '.repeat(1000), { mode: 0o644 });
+    chmodSync(file, 0o644);
+    expect((await jetface('gallery', 'export', '--db', db, '--out', file)).code).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as { people: unknown[] }).people).toHaveLength(2);
+    const other = makeDb();
+    chmodSync(other, 0o644);
+    expect((await jetface('gallery', 'import', '--db', other, '--in', file)).code).toBe(0);
+    expect(statSync(other).mode & 0o777).toBe(0o600);
   });
 
   test('a missing, corrupt or foreign file is an error with its code, and ls creates nothing', async () => {

@@ -61,7 +61,7 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
   });
 
   const send = (command: object) => backend.publishAsync(`${BASE}/${(command as SignedCommand).verb}`, JSON.stringify(command), { qos: 1 });
-  const sign = (verb: string, args: unknown, extra: Partial<SignedCommand> = {}, secret = SECRET) => signCommand({ verb, clientId: 'backend-1', args, ...extra }, secret);
+  const sign = (verb: string, args: unknown, extra: Partial<SignedCommand> = {}, secret = SECRET) => signCommand({ verb, clientId: 'backend-1', device: 'jetson-1', args, ...extra }, secret);
   const answer = async (id: string) => {
     await until(() => responses.some((r) => r.id === id), 10_000, `the response to ${id}`);
     return responses.filter((r) => r.id === id);
@@ -87,7 +87,7 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
     expect((await answer(list.id))[0]).toMatchObject({ ok: true, result: { people: [{ personId: 'lmm', embeddings: 1 }] } });
   });
 
-  it('refuses unsigned, wrongly signed, unknown-client and replayed enroll/delete commands: counted, never run, database unchanged', async () => {
+  it('refuses unsigned, wrongly signed, unknown-client, other-device and replayed enroll/delete commands: counted, never run, database unchanged', async () => {
     const before = channel.stats();
     const rows = fileRows();
     const enrollArgs = { personId: 'intruder', name: 'Intruder', images: [photo] };
@@ -103,6 +103,7 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
       sign('enroll', enrollArgs, { clientId: 'intruder' }),
       sign('delete', { personId: 'lmm' }, { clientId: 'intruder' }),
       good, // replayed
+      sign('delete', { personId: 'lmm' }, { device: 'jetson-2' }), // signed for another device sharing the secret
     ];
     for (const c of cases) await send(c);
     const ids = cases.map((c) => (c as SignedCommand).id);
@@ -113,7 +114,7 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
       expect(responses.find((r) => r.id === id && !r.ok)).toMatchObject({ ok: false, error: { code: 'E_COMMAND_REFUSED' } });
     }
     const after = channel.stats();
-    expect(after.refusedBy.shape - before.refusedBy.shape).toBe(1);
+    expect(after.refusedBy.shape - before.refusedBy.shape).toBe(2);
     expect(after.refusedBy.hmac - before.refusedBy.hmac).toBe(3);
     expect(after.refusedBy.client - before.refusedBy.client).toBe(2);
     expect(after.refusedBy.replay - before.refusedBy.replay).toBe(1);
@@ -131,6 +132,11 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
       [{ personId: 'x', name: 'X', images: ['***not base64***'] }, 'args.images[0]'],
       [{ personId: 'x', name: 'X', images: [photo, Buffer.from('GIF89a-not-allowed').toString('base64')] }, 'args.images[1]'],
       [{ personId: 'x', name: 'X', metadata: [1], images: [photo] }, 'args.metadata'],
+      // The gallery's own rules (1-200 characters), checked before any image is decoded.
+      [{ personId: 'x', name: '', images: [photo] }, 'args.name'],
+      [{ personId: 'x', name: 'n'.repeat(201), images: [photo] }, 'args.name'],
+      [{ personId: 'x'.repeat(201), name: 'X', images: [photo] }, 'args.personId'],
+      [{ personId: 'x', name: 'X', threshold: '0.5', images: [photo] }, 'args.threshold'],
       ['just a string', 'args'],
     ];
     for (const [args, field] of cases) {

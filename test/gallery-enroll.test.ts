@@ -11,9 +11,10 @@ import sharp from 'sharp';
 import { openFrameSource } from '../sdk/capture/open-frame-source';
 import { main } from '../sdk/cli/main';
 import { FaceEngine } from '../sdk/engine/face-engine';
-import { GalleryModelMismatchError, InputFileError, InvalidArgumentError } from '../sdk/errors';
-import { enrollFolder, enrollPerson, type EnrollmentProgress } from '../sdk/gallery/enroll';
+import { GalleryModelMismatchError, ImageDecodeError, InputFileError, InvalidArgumentError } from '../sdk/errors';
+import { enrollFolder, enrollPerson, readPeopleFolder, type EnrollmentProgress } from '../sdk/gallery/enroll';
 import { enrollFromCamera } from '../sdk/gallery/enroll-camera';
+import { decodeImageBytes } from '../sdk/gallery/enroll-input';
 import { embeddingSpaceId } from '../sdk/gallery/model-id';
 import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
 import type { Frame } from '../sdk/types';
@@ -101,8 +102,63 @@ describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
       expect.arrayContaining([['lmm', 'Lin-Manuel Miranda', { badge: 7 }], ['alex', 'alex', {}]]),
     );
     writeFileSync(join(root, 'alex', 'person.json'), JSON.stringify({ name: 3 }));
-    await expect(enrollFolder(engine, gallery, root)).rejects.toThrow(InputFileError);
-    await expect(enrollFolder(engine, gallery, root)).rejects.toThrow(/field name must be a string/);
+    await expect(readPeopleFolder(root)).rejects.toThrow(InputFileError);
+    await expect(readPeopleFolder(root)).rejects.toThrow(/field name must be a string/);
+    gallery.close();
+  });
+
+  it('refuses the photos of a person whose person.json is bad (even only by the gallery\'s rules) and goes on with the others', async () => {
+    const root = join(dir, 'people-bad');
+    for (const id of ['alex', 'bad-empty', 'bad-type', 'lmm']) mkdirSync(join(root, id), { recursive: true });
+    await sharp(ALEX()).png().toFile(join(root, 'alex', 'a.png'));
+    await sharp(LMM()).png().toFile(join(root, 'bad-empty', 'a.png'));
+    writeFileSync(join(root, 'bad-empty', 'person.json'), JSON.stringify({ name: '' }));
+    await sharp(LMM()).png().toFile(join(root, 'bad-type', 'a.png'));
+    writeFileSync(join(root, 'bad-type', 'person.json'), JSON.stringify({ name: 3 }));
+    await sharp(LMM()).png().toFile(join(root, 'lmm', 'a.png'));
+    await expect(readPeopleFolder(root)).rejects.toThrow(/bad-empty.person\.json: expected person\.name to be a string of 1 to 200 characters/);
+    const gallery = open('folder-bad.db');
+    const seen: string[] = [];
+    const job = await enrollFolder(engine, gallery, root, { onProgress: (p) => seen.push(`${p.done}/${p.total}`) });
+    expect(job.outcomes.map((o) => [o.personId, o.status === 'refused' ? o.reason : o.status])).toEqual([
+      ['alex', 'enrolled'],
+      ['bad-empty', 'invalid_person'],
+      ['bad-type', 'invalid_person'],
+      ['lmm', 'enrolled'],
+    ]);
+    expect(job.outcomes[1]).toMatchObject({ message: expect.stringMatching(/person\.json: expected person\.name to be/) });
+    expect(job.outcomes[2]).toMatchObject({ message: expect.stringMatching(/field name must be a string/) });
+    expect(seen).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    expect(gallery.listPeople().map((p) => p.personId).sort()).toEqual(['alex', 'lmm']);
+    gallery.close();
+  });
+
+  it('checks the person with the gallery\'s rules before any photo or frame is looked at', async () => {
+    const gallery = open('person-rules.db');
+    const broken = join(dir, 'broken-2.jpg');
+    writeFileSync(broken, 'not an image'); // nothing would pass: the gallery itself would never see the person
+    await expect(enrollPerson(engine, gallery, { personId: 'x', name: '' }, [broken])).rejects.toThrow(/expected person\.name to be a string of 1 to 200 characters/);
+    await expect(enrollPerson(engine, gallery, { personId: 'x'.repeat(201), name: 'X' }, [broken])).rejects.toThrow(/person\.personId/);
+    const stalled: AsyncIterable<Frame> = { [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Frame>>(() => undefined) }) };
+    await expect(enrollFromCamera(engine, gallery, { personId: 'x', name: 'n'.repeat(201) }, stalled, { timeoutMs: 200 })).rejects.toThrow(/person\.name/);
+    await expect(enrollFromCamera(engine, gallery, { personId: 'x', name: 'X', metadata: [] as never }, stalled, { timeoutMs: 200 })).rejects.toThrow(/person\.metadata/);
+    expect(gallery.listPeople()).toEqual([]);
+    gallery.close();
+  });
+
+  it('refuses an image that decodes to more than 40 MP, and does not pad a large photo to find a face', async () => {
+    // A few hundred KB of flat JPEG that declares 7000x7000 pixels (147 MB decoded).
+    const bomb = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } }).jpeg({ quality: 50 }).toBuffer();
+    await expect(decodeImageBytes(bomb, 'images[0]')).rejects.toThrow(ImageDecodeError);
+    await expect(decodeImageBytes(bomb, 'images[0]')).rejects.toThrow(/7000x7000 pixels, over the limit of 40 megapixels/);
+    const gallery = open('large.db');
+    const result = await enrollPerson(engine, gallery, { personId: 'big', name: 'Big' }, [{ source: 'images[0]', input: bomb }]);
+    expect(result.outcomes[0]).toMatchObject({ status: 'refused', reason: 'unreadable', message: expect.stringMatching(/over the limit of 40 megapixels/) });
+    // 2400x2400 with no face: a border of 0.5 would make 23 MP, of 1 52 MP; neither is tried.
+    const blank: Frame = { data: new Uint8Array(2400 * 2400 * 3).fill(128), width: 2400, height: 2400, format: 'rgb24', timestamp: 0, sequence: 0, cameraId: 'blank' };
+    const empty = await enrollPerson(engine, gallery, { personId: 'blank', name: 'Blank' }, [{ source: 'blank', input: blank }]);
+    expect(empty.outcomes[0]).toMatchObject({ status: 'refused', reason: 'no_face', padded: null, message: expect.stringMatching(/not retried with a border of 0\.5, 1 × the image size: over 16 megapixels/) });
+    expect(JSON.stringify(empty.outcomes[0])).not.toMatch(/also with a border/);
     gallery.close();
   });
 
@@ -119,6 +175,24 @@ describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
     expect([...rows[0]!.jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
     const meta = await sharp(rows[0]!.jpeg).metadata();
     expect(meta.width).toBeLessThan(704); // a crop of the face, not the whole photo
+  });
+
+  it('hands camera enrollment\'s face crops to a gallery that keeps face images', async () => {
+    const frames = join(dir, 'camera-crops');
+    mkdirSync(frames);
+    await sharp(LMM()).png().toFile(join(frames, '1.png'));
+    const file = join(dir, 'camera-images.db');
+    const keeping = SqliteGallery.open(file, { modelId: embeddingSpaceId(engine.manifest), keepFaceImages: true });
+    const source = await openFrameSource({ backend: 'images', dir: frames, cameraId: 'door' });
+    const result = await enrollFromCamera(engine, keeping, { personId: 'lmm', name: 'L' }, source, { frames: 1, timeoutMs: 30_000, faceImages: true });
+    expect(result.enrolled).toBe(1);
+    keeping.close();
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT jpeg FROM face_images').all() as { jpeg: Buffer }[];
+    db.close();
+    expect(rows).toHaveLength(1);
+    expect([...rows[0]!.jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    expect((await sharp(rows[0]!.jpeg).metadata()).width).toBeLessThan(704);
   });
 
   it('refuses a gallery of another model (re-enroll rather than mix embedding spaces)', async () => {

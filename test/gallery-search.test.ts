@@ -4,8 +4,9 @@
  * and onnxruntime Gemm) against a brute-force float64 reference, before and after changes.
  */
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../sdk/errors';
-import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
+import { ClosedError, InvalidArgumentError } from '../sdk/errors';
+import { OrtMatMulKernel } from '../sdk/gallery/ort-kernel';
+import { ORT_MIN_ROWS, SqliteGallery } from '../sdk/gallery/sqlite-gallery';
 import type { SearchResult } from '../sdk/gallery/types';
 import { tempDir } from './support/data';
 import { galleryMatcherContract } from './support/gallery-matcher-contract';
@@ -212,5 +213,65 @@ describe('known, unknown, ambiguous', () => {
     expect(() => g.search([[1, 0, 0, 0] as never])).toThrow(InvalidArgumentError);
     g.close();
     expect(() => g.search([ada])).toThrow(/closed/);
+  });
+});
+
+describe('the onnxruntime kernel lifecycle', () => {
+  function enroll(g: SqliteGallery, people: number, perPerson: number, dim: number, seed: number): void {
+    const next = rng(seed);
+    for (let p = 0; p < people; p++) {
+      g.upsertPerson({ personId: `id${p}`, name: `ID${p}` });
+      g.addEmbeddings(`id${p}`, Array.from({ length: perPerson }, () => ({ embedding: randomVector(dim, next) })));
+    }
+  }
+  const probesOf = (dim: number, seed: number) => Array.from({ length: 3 }, (_, i) => randomVector(dim, rng(seed + i)));
+
+  afterEach(() => jest.restoreAllMocks());
+
+  test('close() while a search runs on onnxruntime rejects it with ClosedError', async () => {
+    const g = open();
+    enroll(g, 50, 2, 32, 1);
+    const probes = probesOf(32, 9);
+    await g.searchAsync(probes, { kernel: 'onnxruntime' }); // the session is loaded
+    const pending = g.searchAsync(probes, { kernel: 'onnxruntime' });
+    g.close();
+    await expect(pending).rejects.toBeInstanceOf(ClosedError);
+    // Closed while the session was still loading: the same.
+    const h = open();
+    enroll(h, 5, 1, 32, 2);
+    const loading = h.searchAsync(probes, { kernel: 'onnxruntime' });
+    h.close();
+    await expect(loading).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  test('an import that changes the dimension gets a session of the new dimension', async () => {
+    const rounded = (rs: SearchResult[]) => rs.map((r) => r.candidates.map((c) => [c.personId, c.similarity.toFixed(5)]));
+    const g = open();
+    enroll(g, 20, 2, 32, 3);
+    expect(rounded(await g.searchAsync(probesOf(32, 1), { kernel: 'onnxruntime' }))).toEqual(rounded(g.search(probesOf(32, 1))));
+    const other = open();
+    enroll(other, 20, 2, 16, 4);
+    g.import(other.export(), { mode: 'replace' });
+    other.close();
+    expect(g.dimension).toBe(16);
+    const probes = probesOf(16, 5);
+    expect(rounded(await g.searchAsync(probes, { kernel: 'onnxruntime' }))).toEqual(rounded(g.search(probes)));
+    g.close();
+  });
+
+  test("an onnxruntime that fails to load: 'auto' falls back to JS, 'onnxruntime' rejects, and the next call tries again", async () => {
+    const g = open();
+    enroll(g, 64, ORT_MIN_ROWS / 64, 8, 6);
+    expect(g.embeddingCount).toBe(ORT_MIN_ROWS);
+    const probes = probesOf(8, 7);
+    const create = jest.spyOn(OrtMatMulKernel, 'create');
+    create.mockRejectedValueOnce(new Error('onnxruntime-node is not installed'));
+    expect(await g.searchAsync(probes)).toEqual(g.search(probes));
+    create.mockRejectedValueOnce(new Error('onnxruntime-node is not installed'));
+    await expect(g.searchAsync(probes, { kernel: 'onnxruntime' })).rejects.toThrow('not installed');
+    const rounded = (rs: SearchResult[]) => rs.map((r) => r.candidates.map((c) => [c.personId, c.similarity.toFixed(5)]));
+    expect(rounded(await g.searchAsync(probes, { kernel: 'onnxruntime' }))).toEqual(rounded(g.search(probes)));
+    expect(create).toHaveBeenCalledTimes(3);
+    g.close();
   });
 });

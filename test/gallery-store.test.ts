@@ -4,11 +4,11 @@
  * deletion that leaves nothing on disk, export and import.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { GalleryCorruptError, GalleryForeignError, GalleryModelMismatchError, InvalidArgumentError, PersonNotFoundError } from '../sdk/errors';
-import { GALLERY_APPLICATION_ID, SCHEMA_VERSION } from '../sdk/gallery/schema';
+import { ClosedError, GalleryBusyError, GalleryCorruptError, GalleryForeignError, GalleryModelMismatchError, InvalidArgumentError, PersonNotFoundError } from '../sdk/errors';
+import { GALLERY_APPLICATION_ID, SCHEMA_VERSION, inspectGalleryFile, migrate } from '../sdk/gallery/schema';
 import { SqliteGallery } from '../sdk/gallery/sqlite-gallery';
 import { embeddingSpaceId } from '../sdk/gallery/model-id';
 import { tempDir } from './support/data';
@@ -346,5 +346,176 @@ describe('open', () => {
       expect.objectContaining({ code: 'E_INVALID_ARGUMENT', details: expect.objectContaining({ name: 'path' }) }),
     );
     expect(() => SqliteGallery.open(join(tempDir(), 'absent.db'), { modelId: MODEL, readonly: true })).toThrow(/readonly: true creates nothing/);
+  });
+});
+
+/** What a crash leaves on disk: the file, its -wal and -shm as they are while the gallery is still open. */
+function crashCopy(path: string): string {
+  const copy = join(tempDir(), 'crashed.db');
+  for (const suffix of ['', '-wal', '-shm']) if (existsSync(`${path}${suffix}`)) copyFileSync(`${path}${suffix}`, `${copy}${suffix}`);
+  return copy;
+}
+
+/** A connection of another process (here: of this one) that stays in a read transaction until released. */
+function holdReader(path: string): () => void {
+  const db = new Database(path);
+  db.exec('BEGIN');
+  db.prepare('SELECT count(*) FROM people').get();
+  return () => {
+    db.exec('COMMIT');
+    db.close();
+  };
+}
+
+describe('crash safety', () => {
+  test('a new gallery never closed (the process died) reopens with its people', () => {
+    const path = join(tempDir(), 'g.db');
+    const g = SqliteGallery.open(path, { modelId: MODEL });
+    g.upsertPerson({ personId: 'ada', name: 'Ada' });
+    g.addEmbeddings('ada', [{ embedding: randomUnit(16, 1) }]);
+    const copy = crashCopy(path);
+    g.close();
+    const again = SqliteGallery.open(copy, { modelId: MODEL });
+    expect(again.listPeople().map((p) => p.personId)).toEqual(['ada']);
+    again.close();
+  });
+
+  test('the application id and schema version are read through SQLite: marks still only in the -wal are seen', () => {
+    const path = join(tempDir(), 'g.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    migrate(db);
+    const copy = crashCopy(path);
+    db.close();
+    expect(readFileSync(copy).readUInt32BE(68)).toBe(0); // the raw header has not got it yet
+    expect(inspectGalleryFile(copy)).toEqual({ missing: false, version: SCHEMA_VERSION });
+    SqliteGallery.open(copy, { modelId: MODEL, readonly: true }).close();
+  });
+
+  test('open moves the schema marks into the main file (the WAL is truncated)', () => {
+    const path = join(tempDir(), 'g.db');
+    const g = SqliteGallery.open(path, { modelId: MODEL });
+    const header = readFileSync(path).subarray(0, 100);
+    expect(header.readUInt32BE(68)).toBe(GALLERY_APPLICATION_ID);
+    expect(header.readUInt32BE(60)).toBe(SCHEMA_VERSION);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    g.close();
+  });
+});
+
+describe('deletions leave no WAL copy behind, or say so', () => {
+  test('import replace and removeStaleEmbeddings truncate the WAL', () => {
+    const path = join(tempDir(), 'g.db');
+    const g = makeGallery(path, 3);
+    g.import(makeGallery(join(tempDir(), 'a.db'), 1).export(), { mode: 'replace' });
+    expect(g.listPeople().map((p) => p.personId)).toEqual(['p0']);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    g.close();
+    const next = SqliteGallery.open(path, { modelId: 'jetface-m:test0002' });
+    next.upsertPerson({ personId: 'new', name: 'New' });
+    next.addEmbeddings('new', [{ embedding: randomUnit(8, 1) }]);
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    expect(next.removeStaleEmbeddings()).toBe(2);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    next.close();
+  });
+
+  test('a deletion whose WAL another connection keeps is done, and throws GalleryBusyError naming the -wal', () => {
+    const path = join(tempDir(), 'g.db');
+    const g = makeGallery(path, 2);
+    const release = holdReader(path);
+    let error: unknown;
+    try {
+      g.removePerson('p0');
+    } catch (e) {
+      error = e;
+    }
+    release();
+    expect(error).toBeInstanceOf(GalleryBusyError);
+    expect(error).toMatchObject({ code: 'E_GALLERY_BUSY', details: { path } });
+    expect((error as Error).message).toContain(`${path}-wal`);
+    expect(g.getPerson('p0')).toBeNull();
+    expect(g.search([randomUnit(16, 1)])[0]!.candidates.map((c) => c.personId)).toEqual(['p1']);
+    g.vacuum();
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    g.close();
+  });
+});
+
+describe('busy', () => {
+  test('a gallery locked by another process is GalleryBusyError, not corrupt, and is left untouched', () => {
+    const path = join(tempDir(), 'g.db');
+    makeGallery(path).close();
+    const locker = new Database(path);
+    locker.pragma('journal_mode = DELETE');
+    locker.pragma('locking_mode = EXCLUSIVE');
+    locker.exec('BEGIN EXCLUSIVE');
+    const before = fingerprint(path);
+    let error: unknown;
+    try {
+      SqliteGallery.open(path, { modelId: MODEL }).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(fingerprint(path)).toEqual(before);
+    locker.exec('ROLLBACK');
+    locker.close();
+    expect(error).toBeInstanceOf(GalleryBusyError);
+    expect((error as Error).message).toMatch(/another process holds it/);
+    expect((error as Error).message).toContain(path);
+  });
+});
+
+describe('file modes', () => {
+  test('an existing gallery opened writable is tightened to 0600 (file, -wal, -shm); readonly leaves it as it is', () => {
+    const path = join(tempDir(), 'g.db');
+    makeGallery(path).close();
+    chmodSync(path, 0o644);
+    SqliteGallery.open(path, { modelId: MODEL, readonly: true }).close();
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    const g = SqliteGallery.open(path, { modelId: MODEL });
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) expect(statSync(file).mode & 0o777).toBe(0o600);
+    g.close();
+  });
+
+  test('a leftover 0644 -wal is tightened too', () => {
+    const path = join(tempDir(), 'g.db');
+    const g = makeGallery(path);
+    const copy = crashCopy(path);
+    g.close();
+    for (const suffix of ['', '-wal', '-shm']) chmodSync(`${copy}${suffix}`, 0o644);
+    const again = SqliteGallery.open(copy, { modelId: MODEL });
+    for (const suffix of ['', '-wal', '-shm']) expect(statSync(`${copy}${suffix}`).mode & 0o777).toBe(0o600);
+    again.close();
+  });
+});
+
+describe('size', () => {
+  test('counts enrolled people, with or without embeddings; ClosedError after close', () => {
+    const g = makeGallery(join(tempDir(), 'g.db'), 3);
+    expect(g.size).toBe(3);
+    g.upsertPerson({ personId: 'bare', name: 'No embeddings yet' });
+    expect(g.size).toBe(4);
+    g.removePerson('p1');
+    expect(g.size).toBe(3);
+    g.close();
+    expect(() => g.size).toThrow(ClosedError);
+  });
+});
+
+describe('import keeps each embedding with its own source', () => {
+  test('two equal vectors keep their own sources', () => {
+    const a = SqliteGallery.open(join(tempDir(), 'a.db'), { modelId: MODEL });
+    a.upsertPerson({ personId: 'ada', name: 'Ada' });
+    a.addEmbeddings('ada', [{ embedding: randomUnit(16, 1), source: 'first.jpg' }]);
+    const doc = a.export();
+    const e = doc.people[0]!.embeddings[0]!;
+    doc.people[0]!.embeddings = [e, { vector: e.vector, source: 'second.jpg' }];
+    const b = SqliteGallery.open(join(tempDir(), 'b.db'), { modelId: MODEL });
+    expect(b.import(doc).embeddingsAdded).toBe(2);
+    expect(b.export().people[0]!.embeddings.map((x) => x.source)).toEqual(['first.jpg', 'second.jpg']);
+    a.close();
+    b.close();
   });
 });

@@ -64,6 +64,8 @@ describe('Home Assistant discovery over the embedded broker', () => {
     const door = JSON.parse(w.last.get(homeAssistantConfigTopic('homeassistant', DEVICE, 'door'))!) as HomeAssistantSensorConfig;
     expect(door).toMatchObject({
       unique_id: 'jetface_jetson-ha_door_last_person',
+      // Home Assistant 2025.10+ names the entity from default_entity_id; object_id is deprecated there (gone in 2026.4).
+      default_entity_id: 'sensor.jetson_ha_door_last_person',
       state_topic: `jetface/${DEVICE}/door/last_person`,
       availability_topic: `jetface/${DEVICE}/status`,
       payload_available: 'online',
@@ -71,6 +73,7 @@ describe('Home Assistant discovery over the embedded broker', () => {
       value_template: '{{ value_json.name }}',
       device: { identifiers: ['jetface_jetson-ha'], name: 'jetface jetson-ha', manufacturer: 'jetface' },
     });
+    expect(door).not.toHaveProperty('object_id');
     expect(w.last.has(homeAssistantConfigTopic('homeassistant', DEVICE, 'yard'))).toBe(true);
     expect(w.all.every((m) => m.retain)).toBe(true);
 

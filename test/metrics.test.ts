@@ -3,7 +3,7 @@
  * default bundle, two people enrolled, events to the embedded broker; the real HTTP endpoint is
  * scraped while the pipeline runs and after, and the exposition text parsed.
  */
-import { createServer } from 'node:net';
+import { Server, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { FaceEngine } from '../sdk/engine/face-engine';
@@ -132,6 +132,20 @@ describeWith(FFMPEG)('metrics: the /metrics endpoint during a real pipeline run'
 });
 
 describe('metrics: bad serve options and busy ports', () => {
+  test('serve() without a host listens on 127.0.0.1 only, as the configuration does (the endpoint has no authentication)', async () => {
+    const listen = jest.spyOn(Server.prototype, 'listen');
+    const metrics = createMetrics({ processMetrics: false });
+    try {
+      const server = await metrics.serve({ port: 0 });
+      await server.close();
+      expect(listen).toHaveBeenCalledWith(expect.any(Number), '127.0.0.1', expect.any(Function));
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    } finally {
+      listen.mockRestore();
+      metrics.close();
+    }
+  });
+
   test('a port in use and out-of-range values are refused, naming metrics.port / metrics.path', async () => {
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));

@@ -13,11 +13,13 @@ const BASE = 'jetface/jetson-1/commands';
 describe('canonical JSON and signing', () => {
   it('sorts keys recursively and signs everything but hmac', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null }, u: undefined })).toBe('{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}');
-    const signed = signCommand({ verb: 'list', clientId: 'backend-1', args: { z: 1, a: 2 } }, SECRET);
+    const signed = signCommand({ verb: 'list', clientId: 'backend-1', device: 'jetson-1', args: { z: 1, a: 2 } }, SECRET);
     expect(signed.hmac).toMatch(/^[0-9a-f]{64}$/);
     expect(commandHmac({ ...signed, args: { a: 2, z: 1 } }, SECRET)).toBe(signed.hmac); // key order does not matter
     expect(commandHmac({ ...signed, args: { a: 2, z: 2 } }, SECRET)).not.toBe(signed.hmac);
-    expect(() => signCommand({ verb: 'list', clientId: 'x' }, 'short')).toThrow(/at least 16 bytes/);
+    expect(commandHmac({ ...signed, device: 'jetson-2' }, SECRET)).not.toBe(signed.hmac); // the device is signed
+    expect(() => signCommand({ verb: 'list', clientId: 'x', device: 'jetson-1' }, 'short')).toThrow(/at least 16 bytes/);
+    expect(() => signCommand({ verb: 'list', clientId: 'x' } as never, SECRET)).toThrow(/command\.device/);
   });
 });
 
@@ -63,7 +65,7 @@ describe('CommandChannel over the embedded aedes broker', () => {
   });
 
   const send = (verb: string, payload: string | object) => backend.publishAsync(`${BASE}/${verb}`, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
-  const sign = (extra: Partial<SignedCommand> = {}, secret = SECRET) => signCommand({ verb: 'list', clientId: 'backend-1', args: { q: 1 }, ...extra }, secret);
+  const sign = (extra: Partial<SignedCommand> = {}, secret = SECRET) => signCommand({ verb: 'list', clientId: 'backend-1', device: 'jetson-1', args: { q: 1 }, ...extra }, secret);
   const responseTo = async (id: string) => {
     await until(() => responses.some((r) => r.body.id === id), 3000, `the response to ${id}`);
     return responses.find((r) => r.body.id === id)!;
@@ -94,6 +96,9 @@ describe('CommandChannel over the embedded aedes broker', () => {
     await responseTo(replayed.id);
     calls.length = 0;
     const tampered = { ...sign(), args: { q: 2 } };
+    // Signed (correctly) for another device sharing the secret, or in the format without `device`.
+    const { hmac: _hmac, device: _device, ...deviceless } = sign({ id: 'no-device' });
+    const legacy = { ...deviceless, hmac: commandHmac(deviceless, SECRET) };
     const cases: [CommandRefusalReason, string, string | object, string | undefined][] = [
       ['json', 'list', '{"not json', undefined],
       ['too_large', 'list', `{"id":"big","pad":"${'x'.repeat(300 * 1024)}"}`, undefined],
@@ -107,10 +112,14 @@ describe('CommandChannel over the embedded aedes broker', () => {
       ['verb', 'format', sign({ id: 'unknown-verb', verb: 'format' }), 'unknown-verb'],
       ['shape', 'delete', sign({ id: 'topic-mismatch' }), 'topic-mismatch'],
       ['response_topic', 'list', sign({ id: 'escape', responseTopic: 'jetface/other-device/x' }), 'escape'],
+      ['shape', 'list', sign({ id: 'other-device', device: 'jetson-2' }), 'other-device'],
+      ['shape', 'list', legacy, 'no-device'],
     ];
     for (const [, verb, payload] of cases) await send(verb, payload);
     await until(() => refused.length === cases.length, 3000, `${cases.length} refusals`);
     expect(refused.map((e) => e.reason)).toEqual(cases.map(([reason]) => reason));
+    expect(refused.at(-2)?.message).toMatch(/device jetson-2 does not match this device jetson-1/);
+    expect(refused.at(-1)?.message).toMatch(/must have required property 'device'/);
     for (const error of refused) {
       expect(error).toBeInstanceOf(CommandRefusedError);
       expect(error.code).toBe('E_COMMAND_REFUSED');
@@ -126,7 +135,7 @@ describe('CommandChannel over the embedded aedes broker', () => {
     expect(calls).toHaveLength(0);
     const after = channel.stats();
     expect(after.refused - before.refused).toBe(cases.length);
-    expect(after.refusedBy).toMatchObject({ too_large: 1, json: 1, shape: 2, hmac: 2, client: 1, stale: 2, replay: 1, verb: 1, response_topic: 1 });
+    expect(after.refusedBy).toMatchObject({ too_large: 1, json: 1, shape: 4, hmac: 2, client: 1, stale: 2, replay: 1, verb: 1, response_topic: 1 });
     expect(after.executed - before.executed).toBe(1);
 
     const valid = sign();

@@ -18,7 +18,6 @@ import type { Gallery } from '../gallery/types';
 import { CommandChannel, type CommandStats } from '../mqtt/commands';
 import { startEmbeddedBroker } from '../mqtt/embedded-broker';
 import { HomeAssistantDiscovery } from '../mqtt/home-assistant';
-import type { MqttConnectionOptions } from '../mqtt/options';
 import { EventPublisher, type PublisherStats } from '../mqtt/publisher';
 import { attachLogging } from '../observability/attach-logging';
 import { createLogger, type Logger } from '../observability/logger';
@@ -27,6 +26,7 @@ import { Pipeline, type PipelineCameraStats } from '../pipeline/pipeline';
 import type { TrackerOptions } from '../tracking/types';
 import type { Face, Frame } from '../types';
 import { cameraSourceSpec } from './camera-source';
+import { mqttConnectionOptions } from './mqtt-connection';
 import { openGallery } from './open-gallery';
 import { readSecret } from './secrets';
 
@@ -121,7 +121,7 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
       brokerUrl = broker.url;
       log.info({ component: 'app', url: brokerUrl }, 'embedded MQTT broker listening');
     } else brokerUrl = config.mqtt.url!;
-    const connection = await connectionOptions(config, brokerUrl, source);
+    const connection = await mqttConnectionOptions(config, brokerUrl, source);
     brokerUrl = withoutCredentials(brokerUrl);
 
     await mkdir(config.outbox.dir, { recursive: true });
@@ -132,6 +132,9 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
       includeFaceImages: config.privacy.faceImages,
       outbox: { path: join(config.outbox.dir, `${device}.outbox.jsonl`), maxEvents: config.outbox.maxEvents, maxBytes: config.outbox.maxBytes },
     });
+    // Detached after the publisher closes (closers run in reverse), so its final flush and disconnect are logged.
+    let detachLogging: (() => void) | undefined;
+    closers.push({ name: 'logging', close: () => detachLogging?.() });
     // Close after the pipeline's last events: flush (bounded), then disconnect.
     closers.push({
       name: 'publisher',
@@ -199,8 +202,7 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
       trackerOptions: config.tracking as Omit<TrackerOptions, 'cameraId'>,
       cameras: config.cameras.map((camera) => ({ id: camera.id, source: options.sources?.[camera.id] ?? cameraSourceSpec(camera) })),
     });
-    const detachLogging = attachLogging(log, { pipeline, publisher, ...(commands ? { commands } : {}) });
-    closers.push({ name: 'logging', close: detachLogging });
+    detachLogging = attachLogging(log, { pipeline, publisher, ...(commands ? { commands } : {}) });
     const unobserve = metrics?.observe({ pipeline, publisher, gallery, ...(commands ? { commands } : {}) });
     if (unobserve) closers.push({ name: 'metricsObserve', close: unobserve });
     // Stopped first: its last events (track_ended, camera_offline) still reach the sinks and the logs.
@@ -232,37 +234,13 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
       metricsUrl,
       log,
       finished: () => pipeline.finished(),
-      stats: () => ({ cameras: pipeline.stats(), publisher: publisher.stats(), commands: channel?.stats() ?? null, galleryPeople: gallery.listPeople().length }),
+      stats: () => ({ cameras: pipeline.stats(), publisher: publisher.stats(), commands: channel?.stats() ?? null, galleryPeople: gallery.size }),
       stop,
     };
   } catch (error) {
     await closeAll();
     throw error;
   }
-}
-
-/** The MQTT connection of the publisher, command channel and Home Assistant sink; only the configuration counts (no `JETFACE_MQTT_*` fallback). */
-async function connectionOptions(config: DeviceConfig, url: string, source: string): Promise<MqttConnectionOptions> {
-  const m = config.mqtt;
-  const password = m.passwordEnv ? await readSecret({ env: m.passwordEnv }, 'mqtt.passwordEnv', source) : undefined;
-  return {
-    url,
-    env: {},
-    keepaliveSeconds: m.keepaliveSeconds,
-    ...(m.username ? { username: m.username } : {}),
-    ...(password !== undefined ? { password } : {}),
-    ...(m.passwordFile ? { passwordFile: m.passwordFile } : {}),
-    ...(m.tls && !m.embedded
-      ? {
-          tls: {
-            rejectUnauthorized: m.tls.rejectUnauthorized,
-            ...(m.tls.caFile ? { caFile: m.tls.caFile } : {}),
-            ...(m.tls.certFile ? { certFile: m.tls.certFile } : {}),
-            ...(m.tls.keyFile ? { keyFile: m.tls.keyFile } : {}),
-          },
-        }
-      : {}),
-  };
 }
 
 function withoutCredentials(url: string): string {

@@ -88,8 +88,14 @@ export function resolvePaths(config: DeviceConfig, baseDir: string, bundleGiven 
   for (const cam of c.cameras) {
     if (cam.source.kind === 'file') cam.source.path = at(cam.source.path);
     if (cam.source.kind === 'images') cam.source.dir = at(cam.source.dir);
+    if (cam.source.kind === 'opencv' && typeof cam.source.input === 'string' && isRelativeFile(cam.source.input)) cam.source.input = at(cam.source.input);
   }
   return c;
+}
+
+/** An opencv input naming a file relative to here: not a device index, a URL (`rtsp://`) or a GStreamer pipeline (`... ! appsink`). */
+function isRelativeFile(input: string): boolean {
+  return !isAbsolute(input) && !/^\d+$/.test(input) && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(input) && !input.includes('!');
 }
 
 /** The bundle shipped with jetface (`models/jetface-s` at the package root), found from this module's folder. */
@@ -137,6 +143,11 @@ function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
         const at = issue.path.at(-1) === 'kind' ? path : dottedPath([...issue.path, 'kind']);
         return [{ path: at, expected, message: `expected ${expected}, found ${describe((issue.input as Record<string, unknown> | undefined)?.['kind'])}` }];
       }
+      // The value matched none of the forms (`reconnect: true`): name every form, not just the first.
+      if (issue.errors.every((branch) => branch.every(isTypeMismatch))) {
+        const expected = unionForms(issue);
+        return [{ path, expected, message: `expected ${expected}, found ${found}` }];
+      }
       // A plain union: report the branch that got furthest (the fewest issues).
       const best = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
       return best.flatMap((i) => toIssues({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
@@ -149,7 +160,24 @@ function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
   }
 }
 
-const KINDS = ['file', 'rtsp', 'v4l2', 'csi', 'usb', 'images', 'opencv'];
+/** A branch's issue at the value itself saying it is of another type or value (not out of bounds, not a key inside). */
+function isTypeMismatch(issue: z.core.$ZodIssue): boolean {
+  return issue.path.length === 0 && (issue.code === 'invalid_type' || issue.code === 'invalid_value');
+}
+
+/** The union's own message when the schema gives one (it can list an object's keys), else each branch's type or values. */
+function unionForms(issue: z.core.$ZodIssueInvalidUnion): string {
+  if (!issue.message.startsWith('Invalid input')) return issue.message;
+  const forms = issue.errors.flatMap((branch) => branch.map((i) => (i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v)).join(' or ') : i.code === 'invalid_type' ? i.expected : '')));
+  return `one of ${[...new Set(forms)].filter(Boolean).join(', ')}`;
+}
+
+/** The source kinds, from the schema's discriminated union (so a new kind is named in errors without an edit here). */
+const KINDS: readonly string[] = sourceKinds();
+
+function sourceKinds(): string[] {
+  return deviceConfigSchema.shape.cameras.element.shape.source.options.map((o) => o.shape.kind.value);
+}
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';

@@ -8,24 +8,28 @@ import { TENSORRT_LIMITS } from '../engine/tensorrt-options';
 
 const ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** Up to 128 characters of `/`-separated levels, none empty (what assertTopicPrefix accepts, narrowed to safe characters). */
+const TOPIC_PREFIX = /^(?=.{1,128}$)[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_.-]+)*$/;
 
 const id = (what: string) => z.string().regex(ID, `${what}: 1-64 characters from [A-Za-z0-9_.-], not starting with . or -`);
 const path = (what: string) => z.string().min(1).max(4096).describe(what);
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const topicPrefix = (what: string) => z.string().regex(TOPIC_PREFIX, what);
 const envName = z.string().regex(ENV_NAME, 'an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
 const cosine = (what: string) => z.number().min(-1).max(1).describe(what);
 const ms = (what: string, max = 3_600_000) => int(0, max).describe(`${what} (milliseconds)`);
 
-const reconnect = z.union([
-  z.literal(false),
-  z.strictObject({
-    initialDelayMs: ms('delay before the first retry').optional(),
-    maxDelayMs: ms('upper bound of the delay').optional(),
-    factor: z.number().min(1).max(10).optional().describe('growth per failed attempt'),
-    jitter: z.number().min(0).max(1).optional().describe('random spread as a fraction of the delay'),
-    maxAttempts: int(0, 1_000_000).optional().describe('attempts before giving up (default: unlimited)'),
-  }),
-]);
+const reconnectPolicy = z.strictObject({
+  initialDelayMs: ms('delay before the first retry').optional(),
+  maxDelayMs: ms('upper bound of the delay').optional(),
+  factor: z.number().min(1).max(10).optional().describe('growth per failed attempt'),
+  jitter: z.number().min(0).max(1).optional().describe('random spread as a fraction of the delay'),
+  maxAttempts: int(0, 1_000_000).optional().describe('attempts before giving up (default: unlimited)'),
+});
+// `reconnect: true` matches neither form: the message names both (the loader reports it as is).
+const reconnect = z.union([z.literal(false), reconnectPolicy], {
+  error: (issue) => (issue.code === 'invalid_union' ? `false, or an object with any of ${Object.keys(reconnectPolicy.shape).join(', ')}` : undefined),
+});
 
 /** Where a camera's frames come from; each kind maps onto one FrameSourceSpec backend. */
 const source = z.discriminatedUnion('kind', [
@@ -131,7 +135,7 @@ const tracking = z.strictObject({
   minCosine: cosine('pairs less similar never associate').optional(),
   reidCosine: cosine('re-identify a lost track without overlap').optional(),
   confirmHits: int(1, 100).optional(),
-  maxLostMs: ms('a lost track ends after', 600_000).optional(),
+  maxLostMs: ms('a track unseen for longer ends (never less than two frame intervals of the camera)', 600_000).optional(),
   embeddingUpdate: z.number().min(0).max(1).optional(),
   vote: z
     .strictObject({
@@ -164,7 +168,7 @@ const mqtt = z
         rejectUnauthorized: z.boolean().default(true),
       })
       .optional(),
-    topicPrefix: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/, 'topic levels without +, #, spaces').default('jetface'),
+    topicPrefix: topicPrefix('topic levels without +, #, spaces or empty levels').default('jetface'),
     qos: z.literal(1).default(1).describe('events are published at QoS 1 (at least once, through the outbox)'),
     keepaliveSeconds: int(1, 3600).default(30),
   })
@@ -210,7 +214,7 @@ const privacy = z.strictObject({
 
 const homeAssistant = z.strictObject({
   enabled: z.boolean().default(false),
-  discoveryPrefix: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_/-]{0,127}$/, 'an MQTT topic prefix').default('homeassistant'),
+  discoveryPrefix: topicPrefix('an MQTT topic prefix without empty levels').default('homeassistant'),
 });
 
 /** The zod schema of a device configuration file. */

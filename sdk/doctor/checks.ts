@@ -210,8 +210,14 @@ export async function checkOutbox(dir: string, maxBytes = DEFAULT_OUTBOX_MAX_BYT
   } catch {
     return bad('outbox', 'fail', `${dir}: ${existing === resolve(dir) ? 'not writable' : `cannot be created (${existing} is not writable)`} by this user`, `create it for the service user: sudo install -d -o jetface -g jetface ${resolve(dir)}`);
   }
-  const fs = await statfs(existing);
-  const free = fs.bavail * fs.bsize;
+  let free: number;
+  try {
+    const fs = await statfs(existing);
+    free = fs.bavail * fs.bsize;
+  } catch (error) {
+    // A file system that cannot report its room (some FUSE or network mounts) is a finding, not a crash.
+    return bad('outbox', 'fail', `${dir}: cannot read the free space of ${existing} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, 'put outbox.dir on a local file system (ext4 on the Jetson\'s disk or SD card)');
+  }
   const mb = (n: number): string => `${(n / 1024 ** 2).toFixed(0)} MiB`;
   if (free < maxBytes) return bad('outbox', 'fail', `${dir}: ${mb(free)} free, the outbox may grow to ${mb(maxBytes)}`, `free space on that file system, move outbox.dir to a larger one, or lower outbox.maxBytes below ${mb(free)}`);
   return ok('outbox', `${dir}: ${mb(free)} free for an outbox of at most ${mb(maxBytes)}`);

@@ -5,14 +5,13 @@
 import { existsSync } from 'node:fs';
 import type { ModelBundle } from '../bundle/load-bundle';
 import { cameraSourceSpec } from '../app/camera-source';
-import { readSecret } from '../app/secrets';
+import { mqttConnectionOptions } from '../app/mqtt-connection';
 import type { CaptureBackend } from '../capture/types';
 import { defaultBundleDir, loadDeviceConfig } from '../config/load';
 import type { DeviceConfig } from '../config/schema';
 import type { ExecutionProviderName } from '../engine/providers';
 import type { TensorRtChoice } from '../engine/tensorrt-options';
 import { ConfigError, errorMessage } from '../errors';
-import type { MqttConnectionOptions } from '../mqtt/options';
 import { checkBroker, checkBundle, checkCameraBackends, checkEmbeddedBroker, checkGallery, checkOutbox, checkProviders, isJetson, type DoctorCheck } from './checks';
 
 export type { CheckStatus, DoctorCheck } from './checks';
@@ -92,17 +91,9 @@ async function brokerCheck(options: DoctorOptions, config: DeviceConfig | null, 
   if (options.mqtt !== undefined) return checkBroker({ url: options.mqtt, env }, timeout);
   if (config?.mqtt.embedded) return checkEmbeddedBroker(config.mqtt.embeddedHost, config.mqtt.embeddedPort);
   if (config) {
-    const m = config.mqtt;
     try {
-      const password = m.passwordEnv ? await readSecret({ env: m.passwordEnv }, 'mqtt.passwordEnv', options.config ?? 'configuration', env) : undefined;
-      const connection: MqttConnectionOptions = {
-        url: m.url!,
-        env: {},
-        ...(m.username ? { username: m.username } : {}),
-        ...(password !== undefined ? { password } : {}),
-        ...(m.passwordFile ? { passwordFile: m.passwordFile } : {}),
-        ...(m.tls ? { tls: { rejectUnauthorized: m.tls.rejectUnauthorized, ...(m.tls.caFile ? { caFile: m.tls.caFile } : {}), ...(m.tls.certFile ? { certFile: m.tls.certFile } : {}), ...(m.tls.keyFile ? { keyFile: m.tls.keyFile } : {}) } } : {}),
-      };
+      // What the device connects with (sdk/app/mqtt-connection.ts), the password read from `env`.
+      const connection = await mqttConnectionOptions(config, config.mqtt.url!, options.config ?? 'configuration', env);
       return await checkBroker(connection, timeout);
     } catch (error) {
       return { name: 'broker', status: 'fail', message: errorMessage(error), fix: 'set the password variable or file named above for the service (systemd: Environment= or LoadCredential=)' };

@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from '../errors';
 import type { CommandHandler } from '../mqtt/commands';
 import { enrollPerson, type EnrollmentEngine, type EnrollmentOptions, type PersonEnrollment } from './enroll';
+import { checkPersonInput } from './people-table';
 import type { Gallery, PersonInput, PersonRecord } from './types';
 
 /** Options of {@link galleryCommandHandlers}. */
@@ -40,7 +41,7 @@ export type EnrollCommandResult = PersonEnrollment;
  *   url: broker.url, device: 'jetson-1', secret, allowedClients: ['backend-1'], maxPayloadBytes: 4 * 1024 * 1024,
  *   handlers: galleryCommandHandlers({ gallery, engine, refuseIfMatchesOther: true }),
  * });
- * // backend: signCommand({ verb: 'enroll', clientId: 'backend-1', args: { personId: 'amy', name: 'Amy', images: [jpeg.toString('base64')] } }, secret)
+ * // backend: signCommand({ verb: 'enroll', clientId: 'backend-1', device: 'jetson-1', args: { personId: 'amy', name: 'Amy', images: [jpeg.toString('base64')] } }, secret)
  * ```
  */
 export function galleryCommandHandlers(options: GalleryCommandOptions): { enroll: CommandHandler; delete: CommandHandler; list: CommandHandler } {
@@ -79,21 +80,32 @@ function record(args: unknown): Record<string, unknown> {
 
 function personIdOf(args: unknown): string {
   const personId = record(args)['personId'];
-  if (typeof personId !== 'string' || personId.trim() === '' || personId.length > 256) throw new InvalidArgumentError('args.personId', 'a non-empty string of at most 256 characters', personId);
-  return personId;
+  checkRemotePerson({ personId: personId as string, name: 'x' }); // the name is not delete's: a valid stand-in
+  return personId as string;
+}
+
+/** The gallery's own person rules ({@link checkPersonInput}), naming the command's `args.*` field. */
+function checkRemotePerson(person: PersonInput): void {
+  // checkPersonInput compares the threshold without a type check ('0.5' >= -1): JSON may carry a string.
+  const threshold: unknown = person.threshold;
+  if (threshold !== undefined && threshold !== null && typeof threshold !== 'number') throw new InvalidArgumentError('args.threshold', 'a cosine in -1..1 or null', threshold);
+  try {
+    checkPersonInput(person);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const field = String(error.details['name']).replace(/^person\.?/, '');
+    const value = field === '' ? person : (person as unknown as Record<string, unknown>)[field];
+    throw new InvalidArgumentError(field === '' ? 'args' : `args.${field}`, String(error.details['expected']), value);
+  }
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function parseEnrollArgs(args: unknown, maxImages: number, maxImageBytes: number): { person: PersonInput; images: { source: string; input: Uint8Array }[] } {
   const a = record(args);
-  const personId = personIdOf(a);
-  const name = a['name'];
-  if (typeof name !== 'string' || name.length > 1024) throw new InvalidArgumentError('args.name', 'a string of at most 1024 characters', name);
-  const metadata = a['metadata'];
-  if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) throw new InvalidArgumentError('args.metadata', 'an object', metadata);
-  const threshold = a['threshold'];
-  if (threshold !== undefined && threshold !== null && !(typeof threshold === 'number' && threshold >= -1 && threshold <= 1)) throw new InvalidArgumentError('args.threshold', 'a cosine in -1..1 or null', threshold);
+  const { personId, name, metadata, threshold } = a;
+  const person = { personId, name, ...(metadata !== undefined ? { metadata } : {}), ...(threshold !== undefined ? { threshold } : {}) } as PersonInput;
+  checkRemotePerson(person); // before the images are decoded, let alone run through detection
   const list = a['images'];
   if (!Array.isArray(list) || list.length === 0 || list.length > maxImages) throw new InvalidArgumentError('args.images', `an array of 1..${maxImages} base64 JPEG/PNG images`, Array.isArray(list) ? `${list.length} images` : list);
   const images = list.map((text: unknown, i) => {
@@ -106,6 +118,5 @@ function parseEnrollArgs(args: unknown, maxImages: number, maxImageBytes: number
     if (!jpeg && !png) throw new InvalidArgumentError(field, 'a JPEG or PNG image', `${bytes.length} bytes starting ${bytes.subarray(0, 4).toString('hex')}`);
     return { source: `images[${i}]`, input: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };
   });
-  const person: PersonInput = { personId, name, ...(metadata !== undefined ? { metadata: metadata as Record<string, unknown> } : {}), ...(threshold !== undefined ? { threshold: threshold as number | null } : {}) };
   return { person, images };
 }

@@ -1,6 +1,8 @@
 /** Enrollment from a camera: collect N gate-passing, different-looking frames of one face within a timeout. */
 import { InvalidArgumentError } from '../errors';
 import type { Frame } from '../types';
+import { faceCropJpeg } from './enroll-input';
+import { checkPersonInput } from './people-table';
 import { prepare, resolveOptions, type EnrollmentEngine, type EnrollmentOptions, type EnrollmentOutcome, type EnrollmentRefusalCode, type PersonEnrollment } from './enroll';
 import type { Gallery, PersonInput } from './types';
 
@@ -48,8 +50,7 @@ export async function enrollFromCamera(
   source: AsyncIterable<Frame>,
   options: CameraEnrollmentOptions = {},
 ): Promise<CameraEnrollment> {
-  if (person === null || typeof person !== 'object' || typeof person.personId !== 'string' || person.personId.trim() === '') throw new InvalidArgumentError('person.personId', 'a non-empty string', person?.personId);
-  if (typeof person.name !== 'string') throw new InvalidArgumentError('person.name', 'a string', person.name);
+  checkPersonInput(person); // the gallery's own rules, before any frame is looked at
   const want = options.frames ?? 5;
   if (!Number.isSafeInteger(want) || want < 1 || want > 100) throw new InvalidArgumentError('options.frames', 'an integer in 1..100', options.frames);
   const timeoutMs = options.timeoutMs ?? 20_000;
@@ -59,7 +60,7 @@ export async function enrollFromCamera(
   if (!source || typeof (source as AsyncIterable<Frame>)[Symbol.asyncIterator] !== 'function') throw new InvalidArgumentError('source', 'an AsyncIterable<Frame> (a FrameSource)', source);
   const settings = resolveOptions(engine, gallery, { ...options, padRetries: options.padRetries ?? [] });
 
-  const collected: { outcome: EnrollmentOutcome; embedding: Float32Array }[] = [];
+  const collected: { outcome: EnrollmentOutcome; embedding: Float32Array; faceImage?: Uint8Array }[] = [];
   const skipped: CameraEnrollment['skipped'] = {};
   let framesSeen = 0;
   let timedOut = false;
@@ -82,7 +83,7 @@ export async function enrollFromCamera(
       if (next.done) break;
       framesSeen++;
       const frame = next.value;
-      const { outcome, face } = await prepare(engine, { source: `camera:${frame.cameraId}#${frame.sequence}`, input: frame }, person.personId, settings);
+      const { outcome, face, frame: faceFrame } = await prepare(engine, { source: `camera:${frame.cameraId}#${frame.sequence}`, input: frame }, person.personId, settings);
       if (outcome.status === 'refused' || !face) {
         const reason = outcome.status === 'refused' ? outcome.reason : 'no_embedding';
         skipped[reason] = (skipped[reason] ?? 0) + 1;
@@ -92,7 +93,9 @@ export async function enrollFromCamera(
         skipped.similar = (skipped.similar ?? 0) + 1;
         continue;
       }
-      collected.push({ outcome, embedding: face.embedding });
+      // Cropped now: the frame is not kept until the end of the collection.
+      const faceImage = settings.faceImages && faceFrame ? await faceCropJpeg(faceFrame, face.box) : undefined;
+      collected.push({ outcome, embedding: face.embedding, ...(faceImage ? { faceImage } : {}) });
       options.onProgress?.({ done: collected.length, total: want, outcome });
     }
   } finally {
@@ -104,7 +107,7 @@ export async function enrollFromCamera(
   let record = gallery.getPerson(person.personId);
   if (collected.length > 0) {
     gallery.upsertPerson(person);
-    gallery.addEmbeddings(person.personId, collected.map((c) => ({ embedding: c.embedding, source: c.outcome.source })));
+    gallery.addEmbeddings(person.personId, collected.map((c) => ({ embedding: c.embedding, source: c.outcome.source, ...(c.faceImage ? { faceImage: c.faceImage } : {}) })));
     record = gallery.getPerson(person.personId);
   }
   const outcomes = collected.map((c) => c.outcome);

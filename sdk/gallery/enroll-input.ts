@@ -4,8 +4,18 @@ import { ImageDecodeError } from '../errors';
 import type { Box, Frame } from '../types';
 
 /**
+ * Most pixels an image to enroll may decode to (40 MP: 120 MB of rgb24). A byte limit is not
+ * enough: a small, highly compressible JPEG can declare 8000x8000 pixels.
+ */
+export const MAX_DECODED_PIXELS = 40_000_000;
+
+/** Largest frame the no-face padding retry makes (16 MP: 48 MB); a bigger photo is no tight crop anyway. */
+export const MAX_PADDED_PIXELS = 16_000_000;
+
+/**
  * Decodes JPEG/PNG/WebP bytes into an `rgb24` frame the way `loadImageFrame` decodes files
- * (EXIF orientation honoured, alpha dropped).
+ * (EXIF orientation honoured, alpha dropped). Throws `ImageDecodeError` for an image over
+ * {@link MAX_DECODED_PIXELS}, read from its header before anything is decoded.
  *
  * @example
  * ```ts
@@ -14,7 +24,10 @@ import type { Box, Frame } from '../types';
  */
 export async function decodeImageBytes(bytes: Uint8Array, source: string, cameraId = source): Promise<Frame> {
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { width = 0, height = 0 } = await sharp(bytes, { failOn: 'error' }).metadata();
+    if (width * height > MAX_DECODED_PIXELS) throw new Error(`the image is ${width}x${height} pixels, over the limit of ${MAX_DECODED_PIXELS / 1e6} megapixels`);
+    // The limit again for libvips itself, in case the header and the decoder disagree.
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: MAX_DECODED_PIXELS }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, format: 'rgb24', timestamp: Date.now(), sequence: 0, cameraId };
   } catch (error) {
@@ -34,12 +47,22 @@ export async function decodeImageBytes(bytes: Uint8Array, source: string, camera
  * ```
  */
 export async function padFrame(frame: Frame, ratio: number): Promise<{ frame: Frame; offset: number }> {
-  const offset = Math.max(1, Math.round(Math.max(frame.width, frame.height) * ratio));
+  const offset = padOffset(frame, ratio);
   const { data, info } = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
     .extend({ top: offset, bottom: offset, left: offset, right: offset, extendWith: 'copy' })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return { frame: { ...frame, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height }, offset };
+}
+
+/** Pixels of the frame {@link padFrame} would make, to skip a retry over {@link MAX_PADDED_PIXELS}. */
+export function paddedPixels(frame: Pick<Frame, 'width' | 'height'>, ratio: number): number {
+  const offset = padOffset(frame, ratio);
+  return (frame.width + 2 * offset) * (frame.height + 2 * offset);
+}
+
+function padOffset(frame: Pick<Frame, 'width' | 'height'>, ratio: number): number {
+  return Math.max(1, Math.round(Math.max(frame.width, frame.height) * ratio));
 }
 
 /**

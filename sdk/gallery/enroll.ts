@@ -10,16 +10,20 @@ import type { FaceEngine } from '../engine/face-engine';
 import { listImages } from '../capture/image-folder';
 import { loadImageFrame } from '../image/decode';
 import type { Box, Face, Frame } from '../types';
-import { decodeImageBytes, faceCropJpeg, padFrame } from './enroll-input';
+import { MAX_PADDED_PIXELS, decodeImageBytes, faceCropJpeg, padFrame, paddedPixels } from './enroll-input';
 import { embeddingSpaceId } from './model-id';
+import { checkPersonInput } from './people-table';
 import { checkFaceQuality, resolveQualityLimits, type FaceQualityMeasures, type QualityLimits, type QualityRefusal, type QualityRefusalCode } from './quality';
 import type { Gallery, PersonInput, PersonRecord } from './types';
 
 /** What enrollment needs of an engine. */
 export type EnrollmentEngine = Pick<FaceEngine, 'detect' | 'manifest'>;
 
-/** Why a photo was refused: a quality gate, an unreadable file, or (with `refuseIfMatchesOther`) someone else's face. */
-export type EnrollmentRefusalCode = QualityRefusalCode | 'unreadable' | 'matches_other';
+/**
+ * Why a photo was refused: a quality gate, an unreadable file, (with `refuseIfMatchesOther`) someone
+ * else's face, or (folder jobs) a bad `person.json` of its person.
+ */
+export type EnrollmentRefusalCode = QualityRefusalCode | 'unreadable' | 'matches_other' | 'invalid_person';
 
 /** The face looked like a person already enrolled under another id. */
 export interface EnrollmentWarning {
@@ -103,7 +107,7 @@ export async function enrollPerson(
   options: EnrollmentOptions = {},
   progress: { done: number; total: number } = { done: 0, total: images.length },
 ): Promise<PersonEnrollment> {
-  checkPerson(person);
+  checkPersonInput(person); // the gallery's own rules, before any detection
   if (!Array.isArray(images)) throw new InvalidArgumentError('images', 'an array of files or { source, input }', images);
   const settings = resolveOptions(engine, gallery, options);
   const outcomes: EnrollmentOutcome[] = [];
@@ -118,7 +122,7 @@ export async function enrollPerson(
         record = gallery.upsertPerson(person);
         upserted = true;
       }
-      const faceImage = options.faceImages ? await faceCropJpeg(prepared.frame, prepared.face.box) : undefined;
+      const faceImage = settings.faceImages ? await faceCropJpeg(prepared.frame, prepared.face.box) : undefined;
       gallery.addEmbeddings(person.personId, [{ embedding: prepared.face.embedding, source: image.source, ...(faceImage ? { faceImage } : {}) }]);
     }
     outcomes.push(outcome);
@@ -139,7 +143,8 @@ export interface FolderPerson extends PersonInput {
 /**
  * Reads a folder tree for {@link enrollFolder}: one sub-folder per person (its name is the
  * personId), optional `person.json` `{ name?, metadata?, threshold? }` (name defaults to the
- * folder name), the images in natural order. Throws `InputFileError` naming a bad `person.json`.
+ * folder name), the images in natural order. Throws `InputFileError` naming a bad `person.json`
+ * (malformed, or a person the gallery would refuse, e.g. an empty name).
  *
  * @example
  * ```ts
@@ -147,6 +152,19 @@ export interface FolderPerson extends PersonInput {
  * ```
  */
 export async function readPeopleFolder(root: string): Promise<FolderPerson[]> {
+  const entries = await readPeopleEntries(root);
+  const bad = entries.find((e) => e.error);
+  if (bad?.error) throw bad.error;
+  return entries.map((e) => e.person);
+}
+
+/** A folder person, with the error of its `person.json` (checked with the gallery's rules) if it is bad. */
+interface FolderEntry {
+  person: FolderPerson;
+  error?: InputFileError;
+}
+
+async function readPeopleEntries(root: string): Promise<FolderEntry[]> {
   let names: string[];
   try {
     names = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
@@ -154,13 +172,31 @@ export async function readPeopleFolder(root: string): Promise<FolderPerson[]> {
     throw new InputFileError(root, `cannot read the people folder: ${errorMessage(error)}`);
   }
   names.sort(new Intl.Collator('en', { numeric: true }).compare);
-  const people: FolderPerson[] = [];
+  const entries: FolderEntry[] = [];
   for (const name of names) {
     const dir = join(root, name);
-    const meta = await readPersonJson(join(dir, 'person.json'));
-    people.push({ personId: name, name: meta.name ?? name, metadata: meta.metadata ?? {}, ...(meta.threshold !== undefined ? { threshold: meta.threshold } : {}), dir, files: await listImages(dir) });
+    const files = await listImages(dir);
+    try {
+      entries.push({ person: await readFolderPerson(dir, name, files) });
+    } catch (error) {
+      if (!(error instanceof InputFileError)) throw error;
+      entries.push({ person: { personId: name, name, dir, files }, error });
+    }
   }
-  return people;
+  return entries;
+}
+
+async function readFolderPerson(dir: string, name: string, files: string[]): Promise<FolderPerson> {
+  const file = join(dir, 'person.json');
+  const meta = await readPersonJson(file);
+  const person: PersonInput = { personId: name, name: meta.name ?? name, metadata: meta.metadata ?? {}, ...(meta.threshold !== undefined ? { threshold: meta.threshold } : {}) };
+  try {
+    checkPersonInput(person);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    throw new InputFileError(file, error.message, { field: error.details['name'] });
+  }
+  return { ...person, dir, files };
 }
 
 /** The result of a folder job. */
@@ -173,6 +209,8 @@ export interface FolderEnrollment {
 
 /**
  * Enrolls every person of a folder tree (see {@link readPeopleFolder}), with progress over all photos.
+ * A person whose `person.json` is bad is not enrolled: each of their photos is refused with reason
+ * `invalid_person` naming the file and field, and the job goes on with the others.
  *
  * @example
  * ```ts
@@ -182,13 +220,27 @@ export interface FolderEnrollment {
  * ```
  */
 export async function enrollFolder(engine: EnrollmentEngine, gallery: Gallery, root: string, options: EnrollmentOptions = {}): Promise<FolderEnrollment> {
-  const folder = await readPeopleFolder(root);
-  const progress = { done: 0, total: folder.reduce((n, p) => n + p.files.length, 0) };
+  const folder = await readPeopleEntries(root);
+  const progress = { done: 0, total: folder.reduce((n, e) => n + e.person.files.length, 0) };
   const people: PersonEnrollment[] = [];
-  for (const { dir: _dir, files, ...person } of folder) people.push(await enrollPerson(engine, gallery, person, files, options, progress));
+  for (const { person: { dir: _dir, files, ...person }, error } of folder) {
+    people.push(error ? refusePerson(gallery, person.personId, files, error, options, progress) : await enrollPerson(engine, gallery, person, files, options, progress));
+  }
   const outcomes = people.flatMap((p) => p.outcomes);
   const enrolled = outcomes.filter((o) => o.status === 'enrolled').length;
   return { people, enrolled, refused: outcomes.length - enrolled, outcomes };
+}
+
+/** A folder person whose `person.json` is bad: every photo refused with the reason, the job goes on. */
+function refusePerson(gallery: Gallery, personId: string, files: readonly string[], error: InputFileError, options: EnrollmentOptions, progress: { done: number; total: number }): PersonEnrollment {
+  const outcomes: EnrollmentOutcome[] = [];
+  for (const source of files) {
+    const outcome: EnrollmentOutcome = { personId, source, status: 'refused', reason: 'invalid_person', message: error.message, refusals: [], padded: null, warnings: [] };
+    outcomes.push(outcome);
+    progress.done += 1;
+    options.onProgress?.({ done: progress.done, total: progress.total, outcome });
+  }
+  return { person: gallery.getPerson(personId), enrolled: 0, refused: outcomes.length, outcomes };
 }
 
 interface Settings {
@@ -196,6 +248,8 @@ interface Settings {
   padRetries: readonly number[];
   otherThreshold: number;
   refuseOther: boolean;
+  /** Crop faces for the gallery: asked for, and the gallery does not say it drops them. */
+  faceImages: boolean;
   gallery: Gallery;
 }
 
@@ -215,7 +269,8 @@ export function resolveOptions(engine: EnrollmentEngine, gallery: Gallery, optio
   if (!Array.isArray(padRetries) || padRetries.some((r) => typeof r !== 'number' || !(r > 0 && r <= 4))) throw new InvalidArgumentError('options.padRetries', 'an array of border ratios in (0, 4]', padRetries);
   const otherThreshold = options.otherMatchThreshold ?? gallery.threshold;
   if (typeof otherThreshold !== 'number' || !(otherThreshold >= -1 && otherThreshold <= 1)) throw new InvalidArgumentError('options.otherMatchThreshold', 'a cosine in -1..1', otherThreshold);
-  return { limits: resolveQualityLimits(options.quality, 'options.quality'), padRetries, otherThreshold, refuseOther: options.refuseIfMatchesOther === true, gallery };
+  const faceImages = options.faceImages === true && (gallery as { keepFaceImages?: unknown }).keepFaceImages !== false;
+  return { limits: resolveQualityLimits(options.quality, 'options.quality'), padRetries, otherThreshold, refuseOther: options.refuseIfMatchesOther === true, faceImages, gallery };
 }
 
 /** @internal Decodes, detects (with the padding retry), gates and checks one image against other people. */
@@ -233,8 +288,15 @@ export async function prepare(engine: EnrollmentEngine, image: EnrollmentImage, 
   }
   let padded: number | null = null;
   let offset = 0;
+  const tried: number[] = [];
+  const tooBig: number[] = [];
   for (const ratio of s.padRetries) {
     if (faces.length > 0) break;
+    if (paddedPixels(frame, ratio) > MAX_PADDED_PIXELS) {
+      tooBig.push(ratio); // a large photo is no tight crop; padding it would cost gigabytes
+      continue;
+    }
+    tried.push(ratio);
     const p = await padFrame(frame, ratio);
     const found = await engine.detect(p.frame);
     if (found.length > 0) {
@@ -246,8 +308,8 @@ export async function prepare(engine: EnrollmentEngine, image: EnrollmentImage, 
   const verdict = checkFaceQuality(frame, faces, s.limits);
   if (!verdict.ok) {
     const first = verdict.refusals[0]!;
-    const tried = first.code === 'no_face' && s.padRetries.length > 0 ? ` (also with a border of ${s.padRetries.join(', ')} × the image size)` : '';
-    return { outcome: { personId, source: image.source, status: 'refused', reason: first.code, message: verdict.refusals.map((r) => r.message).join('; ') + tried, refusals: verdict.refusals, padded, warnings: [] }, face: null, frame: null };
+    const note = first.code === 'no_face' ? retryNote(tried, tooBig) : '';
+    return { outcome: { personId, source: image.source, status: 'refused', reason: first.code, message: verdict.refusals.map((r) => r.message).join('; ') + note, refusals: verdict.refusals, padded, warnings: [] }, face: null, frame: null };
   }
   const warnings = otherMatches(s.gallery, verdict.face.embedding, personId, s.otherThreshold);
   if (warnings.length > 0 && s.refuseOther) {
@@ -262,18 +324,21 @@ export async function prepare(engine: EnrollmentEngine, image: EnrollmentImage, 
   };
 }
 
+/** What the padding retry did, for a no-face refusal's message. */
+function retryNote(tried: readonly number[], tooBig: readonly number[]): string {
+  const parts = [
+    ...(tried.length > 0 ? [`also with a border of ${tried.join(', ')} × the image size`] : []),
+    ...(tooBig.length > 0 ? [`not retried with a border of ${tooBig.join(', ')} × the image size: over ${MAX_PADDED_PIXELS / 1e6} megapixels`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
 /** People other than `personId` whose best embedding is at least `threshold` from the face. */
 function otherMatches(gallery: Gallery, embedding: Float32Array, personId: string, threshold: number): EnrollmentWarning[] {
   const [result] = gallery.search([embedding], { topK: 5, threshold: -1, margin: 0 });
   return (result?.candidates ?? [])
     .filter((c) => c.personId !== personId && c.similarity >= threshold)
     .map((c) => ({ code: 'matches_other', personId: c.personId, name: c.name, similarity: c.similarity, message: `the face matches ${c.name} (${c.personId}) with cosine ${c.similarity.toFixed(3)} (threshold ${threshold})` }));
-}
-
-function checkPerson(person: PersonInput): void {
-  if (person === null || typeof person !== 'object') throw new InvalidArgumentError('person', 'an object { personId, name }', person);
-  if (typeof person.personId !== 'string' || person.personId.trim() === '') throw new InvalidArgumentError('person.personId', 'a non-empty string', person.personId);
-  if (typeof person.name !== 'string') throw new InvalidArgumentError('person.name', 'a string', person.name);
 }
 
 async function readPersonJson(file: string): Promise<{ name?: string; metadata?: Record<string, unknown>; threshold?: number | null }> {

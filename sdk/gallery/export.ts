@@ -81,8 +81,11 @@ export function importDocument(
     if (o.mode === 'replace') db.prepare('DELETE FROM people').run();
     for (const p of d.people) {
       table.upsert({ personId: p.personId, name: p.name, metadata: p.metadata, threshold: p.threshold }, { createdAt: p.createdAt, updatedAt: p.updatedAt });
-      const fresh = p.vectors.filter((v) => !table.hasVector(p.personId, v));
-      if (fresh.length > 0) table.addEmbeddings(p.personId, fresh.map((v) => { const source = p.sources[p.vectors.indexOf(v)]; return source ? { embedding: v, source } : { embedding: v }; }), fresh, false, p.updatedAt);
+      const fresh = p.vectors.flatMap((v, k) => (table.hasVector(p.personId, v) ? [] : [k]));
+      if (fresh.length > 0) {
+        const inputs = fresh.map((k) => ({ embedding: p.vectors[k]!, ...(p.sources[k] ? { source: p.sources[k] } : {}) }));
+        table.addEmbeddings(p.personId, inputs, fresh.map((k) => p.vectors[k]!), false, p.updatedAt);
+      }
       embeddingsAdded += fresh.length;
     }
   })();

@@ -125,11 +125,15 @@ export class PeopleTable {
     return [...byId.values()];
   }
 
+  /** How many people are enrolled (with or without vectors of this model). */
+  count(): number {
+    return (this.sql('SELECT COUNT(*) AS n FROM people').get() as { n: number }).n;
+  }
+
   removeStale(): number {
     return this.sql('DELETE FROM embeddings WHERE model_id != ?').run(this.modelId).changes;
   }
 
-  /** This model's vectors with their person, in enrollment order. */
   /** How many vectors of this model the file holds. */
   countVectors(): number {
     return (this.sql('SELECT COUNT(*) AS n FROM embeddings WHERE model_id = ?').get(this.modelId) as { n: number }).n;

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { ClosedError, GalleryCorruptError, InvalidArgumentError, PersonNotFoundError } from '../errors';
+import { ClosedError, GalleryBusyError, GalleryCorruptError, InvalidArgumentError, JetfaceError, PersonNotFoundError, errorMessage } from '../errors';
 import type { GalleryMatch } from '../tracking/types';
 import { exportDocument, importDocument, type GalleryExport, type ImportMode, type ImportSummary } from './export';
 import { OrtMatMulKernel } from './ort-kernel';
-import { createGalleryFile, inspectGalleryFile, migrate } from './schema';
+import { createGalleryFile, inspectGalleryFile, migrate, restrictFileMode, sqliteFailure } from './schema';
 import { EmbeddingMatrix, decide, unitVector, verdict } from './search';
 import { PeopleTable, checkEmbedding, checkPersonInput, type StalePerson } from './people-table';
 import type { EmbeddingInput, Gallery, PersonInput, PersonRecord, SearchOptions, SearchResult } from './types';
@@ -28,6 +28,14 @@ export type SearchKernel = 'auto' | 'js' | 'onnxruntime';
 /** From this many rows on, `searchAsync` calls onnxruntime (a call costs ~0.1 ms; the JS kernel ~0.15 ms per 1,000 rows of 128-D). */
 export const ORT_MIN_ROWS = 4096;
 
+/** One onnxruntime session for one matrix dimension; released once retired and no search runs on it. */
+interface KernelSlot {
+  dim: number;
+  kernel: Promise<OrtMatMulKernel>;
+  runs: number;
+  retired: boolean;
+}
+
 /**
  * The persistent gallery: a SQLite file (WAL, foreign keys, secure delete) holding people and
  * their embeddings tagged with a model id, plus this model's embeddings as one in-memory matrix
@@ -50,7 +58,7 @@ export class SqliteGallery implements Gallery {
   readonly keepFaceImages: boolean;
   readonly readonly: boolean;
   private matrix: EmbeddingMatrix | null = null;
-  private kernel: Promise<OrtMatMulKernel> | null = null;
+  private kernel: KernelSlot | null = null;
   private closed = false;
 
   private constructor(
@@ -70,8 +78,9 @@ export class SqliteGallery implements Gallery {
   /**
    * Opens (or creates, mode 0600) a gallery file. An existing file is inspected read-only first:
    * not SQLite, truncated or failing its integrity check → {@link GalleryCorruptError}; another
-   * application's database or a newer schema → {@link GalleryForeignError}; either way the file is
-   * left byte-for-byte untouched.
+   * application's database or a newer schema → {@link GalleryForeignError}; locked by another
+   * process → {@link GalleryBusyError}; either way the file is left byte-for-byte untouched. Opened
+   * writable, an existing file and its -wal/-shm are set to mode 0600.
    */
   static open(path: string, options: SqliteGalleryOptions): SqliteGallery {
     if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('path', 'a file path', path);
@@ -82,7 +91,14 @@ export class SqliteGallery implements Gallery {
       try {
         createGalleryFile(path);
       } catch (error) {
-        throw new InvalidArgumentError('path', `a place where a new gallery file can be created (${(error as Error).message})`, path);
+        throw new InvalidArgumentError('path', `a place where a new gallery file can be created (${errorMessage(error)})`, path);
+      }
+    } else if (!options.readonly) {
+      // Before SQLite opens it, so that the -wal/-shm it creates inherit 0600 too.
+      try {
+        restrictFileMode(path);
+      } catch (error) {
+        throw new InvalidArgumentError('path', `a gallery file this user can make private (chmod 0600: ${errorMessage(error)})`, path);
       }
     }
     let db: Database.Database | undefined;
@@ -92,14 +108,15 @@ export class SqliteGallery implements Gallery {
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('secure_delete = ON');
-        migrate(db);
+        // A migration's marks (application id, version) go to the main file: a crash must not leave them only in the -wal.
+        if (migrate(db) > 0) truncateWal(db, path, 'creating its schema');
       } else if (state.version === 0) {
         throw new GalleryCorruptError(path, 'it has no schema yet; open it writable once');
       }
     } catch (error) {
       db?.close();
-      if (error instanceof GalleryCorruptError) throw error;
-      throw new GalleryCorruptError(path, `SQLite cannot open it (${(error as Error).message})`, error);
+      if (error instanceof JetfaceError) throw error;
+      throw sqliteFailure(path, 'SQLite cannot open it', error);
     }
     try {
       return new SqliteGallery(path, options.modelId, db, new PeopleTable(db, options.modelId), options);
@@ -116,6 +133,11 @@ export class SqliteGallery implements Gallery {
   /** Rows in the search matrix: this model's embeddings. */
   get embeddingCount(): number {
     return this.matrix?.rows ?? 0;
+  }
+  /** Enrolled people (with or without embeddings of this model): one `count(*)`, cheap enough for a metrics scrape. Throws {@link ClosedError} after close(). */
+  get size(): number {
+    this.open();
+    return this.table.count();
   }
 
   upsertPerson(person: PersonInput): PersonRecord {
@@ -160,14 +182,16 @@ export class SqliteGallery implements Gallery {
 
   /**
    * Deletes the person, every embedding and face image of theirs (one cascading DELETE, zeroed on
-   * disk by secure_delete), then checkpoints the WAL so no old page copy lingers there.
+   * disk by secure_delete), then checkpoints and truncates the WAL so no old page copy lingers there.
+   * If another connection prevents that, the deletion stays done but {@link GalleryBusyError} is
+   * thrown: copies may remain in the -wal until a later {@link vacuum} succeeds.
    */
   removePerson(personId: string): boolean {
     this.writable();
     const removed = this.table.remove(personId);
     if (removed) {
       this.matrix?.removePerson(personId);
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      truncateWal(this.db, this.path, `deleting ${personId}`);
     }
     return removed;
   }
@@ -178,17 +202,19 @@ export class SqliteGallery implements Gallery {
     return this.table.staleness();
   }
 
-  /** Deletes every embedding (and image) of other models; returns how many were deleted. */
+  /** Deletes every embedding (and image) of other models, then truncates the WAL as {@link removePerson} does; returns how many were deleted. */
   removeStaleEmbeddings(): number {
     this.writable();
-    return this.table.removeStale();
+    const removed = this.table.removeStale();
+    if (removed > 0) truncateWal(this.db, this.path, 'deleting stale embeddings');
+    return removed;
   }
 
-  /** Rebuilds the file (VACUUM) and truncates the WAL: freed pages and old page copies are gone from disk. */
+  /** Rebuilds the file (VACUUM) and truncates the WAL: freed pages and old page copies are gone from disk ({@link GalleryBusyError} if another connection prevents it). */
   vacuum(): void {
     this.writable();
     this.db.exec('VACUUM');
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    truncateWal(this.db, this.path, 'VACUUM');
   }
 
   search(probes: readonly Float32Array[], options: SearchOptions = {}): SearchResult[] {
@@ -203,7 +229,9 @@ export class SqliteGallery implements Gallery {
 
   /**
    * {@link search}, with large galleries scored by onnxruntime's MatMul (vectorized, multi-threaded)
-   * instead of the JS kernel. A change made while it runs makes it fall back to {@link search}.
+   * instead of the JS kernel. A change made while it runs makes it fall back to {@link search}; under
+   * `kernel: 'auto'` so does an onnxruntime that fails to load. close() while it runs makes it reject
+   * with {@link ClosedError}.
    */
   async searchAsync(probes: readonly Float32Array[], options: SearchOptions & { kernel?: SearchKernel } = {}): Promise<SearchResult[]> {
     this.open();
@@ -214,14 +242,27 @@ export class SqliteGallery implements Gallery {
     const matrix = this.matrix;
     const useOrt = kernelChoice === 'onnxruntime' || (kernelChoice === 'auto' && (matrix?.rows ?? 0) >= ORT_MIN_ROWS);
     if (!matrix || units.length === 0 || matrix.rows === 0 || !useOrt) return this.search(probes, options);
-    const kernel = await (this.kernel ??= OrtMatMulKernel.create(matrix.dim));
-    const flat = new Float32Array(units.length * (matrix.dim + 1));
-    units.forEach((u, b) => flat.set(matrix.augment(u), b * (matrix.dim + 1)));
-    const version = matrix.version;
-    const want = Math.max(decision.topK, 2);
-    const top = await kernel.topRows(matrix.data, matrix.capacity, flat, units.length, Math.min(matrix.rows, want * matrix.maxRowsPerPerson()));
-    if (this.closed || matrix !== this.matrix || matrix.version !== version) return this.search(probes, options);
-    return units.map((_, b) => verdict(matrix.rankFromTopRows(top.values, top.rows, top.k, b, want), matrix.slots, decision));
+    const slot = this.acquireKernel(matrix.dim);
+    try {
+      let kernel: OrtMatMulKernel;
+      try {
+        kernel = await slot.kernel;
+      } catch (error) {
+        if (kernelChoice !== 'auto') throw error;
+        return this.search(probes, options);
+      }
+      this.open();
+      const flat = new Float32Array(units.length * (matrix.dim + 1));
+      units.forEach((u, b) => flat.set(matrix.augment(u), b * (matrix.dim + 1)));
+      const version = matrix.version;
+      const want = Math.max(decision.topK, 2);
+      const top = await kernel.topRows(matrix.data, matrix.capacity, flat, units.length, Math.min(matrix.rows, want * matrix.maxRowsPerPerson()));
+      this.open();
+      if (matrix !== this.matrix || matrix.version !== version) return this.search(probes, options);
+      return units.map((_, b) => verdict(matrix.rankFromTopRows(top.values, top.rows, top.k, b, want), matrix.slots, decision));
+    } finally {
+      this.releaseKernel(slot);
+    }
   }
 
   /** The {@link GalleryMatcher} view: the person for `known` results, null otherwise. */
@@ -244,17 +285,51 @@ export class SqliteGallery implements Gallery {
     this.writable();
     const summary = importDocument(this.db, this.table, doc, { modelId: this.modelId, dimension: this.matrix?.dim ?? null, mode: options.mode ?? 'merge' });
     this.reload();
+    // replace deleted the people not in the document: truncate the WAL as removePerson does.
+    if (summary.mode === 'replace') truncateWal(this.db, this.path, 'replacing the gallery');
     return summary;
   }
 
+  /** Checkpoints the WAL (best effort: SQLite checkpoints again as the last connection closes) and closes the file; searches in flight reject with {@link ClosedError}. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
-    this.db.close();
-    const kernel = this.kernel;
+    this.retireKernel();
+    try {
+      if (!this.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.close();
+    }
+  }
+
+  /** The session for this dimension, counted as in use until {@link releaseKernel}. */
+  private acquireKernel(dim: number): KernelSlot {
+    // An import with mode 'replace' may change the dimension: the old session's graph no longer fits.
+    if (this.kernel && this.kernel.dim !== dim) this.retireKernel();
+    if (!this.kernel) {
+      const slot: KernelSlot = { dim, kernel: OrtMatMulKernel.create(dim), runs: 0, retired: false };
+      // A failed load is forgotten so that the next search tries again instead of failing forever.
+      slot.kernel.catch(() => {
+        if (this.kernel === slot) this.kernel = null;
+      });
+      this.kernel = slot;
+    }
+    this.kernel.runs++;
+    return this.kernel;
+  }
+
+  private releaseKernel(slot: KernelSlot): void {
+    slot.runs--;
+    if (slot.retired && slot.runs === 0) closeKernel(slot);
+  }
+
+  /** Stops handing out the current session; it is released now, or after the last search running on it. */
+  private retireKernel(): void {
+    const slot = this.kernel;
     this.kernel = null;
-    void kernel?.then((k) => k.close()).catch(() => undefined);
+    if (!slot) return;
+    slot.retired = true;
+    if (slot.runs === 0) closeKernel(slot);
   }
 
   /** Loads this model's embeddings from the file into the search matrix. */
@@ -306,4 +381,23 @@ function checkOptions(o: SqliteGalleryOptions): void {
   if (typeof o.modelId !== 'string' || !/^[A-Za-z0-9._:-]{1,100}$/.test(o.modelId)) throw new InvalidArgumentError('options.modelId', "a bundle's model id (letters, digits and . _ : -)", o.modelId);
   if (o.threshold !== undefined && !(o.threshold >= -1 && o.threshold <= 1)) throw new InvalidArgumentError('options.threshold', 'a cosine in -1..1', o.threshold);
   if (o.margin !== undefined && !(o.margin >= 0 && o.margin <= 2)) throw new InvalidArgumentError('options.margin', 'a number in 0..2', o.margin);
+}
+
+function closeKernel(slot: KernelSlot): void {
+  void slot.kernel.then((k) => k.close()).catch(() => undefined);
+}
+
+/**
+ * Checkpoints the WAL into the main file and truncates it to zero bytes, so that no copy of a
+ * deleted page lingers there. SQLite reports rather than throws when another connection (a reader
+ * on an older snapshot, a writer) prevents it: that becomes {@link GalleryBusyError}.
+ */
+function truncateWal(db: Database.Database, path: string, after: string): void {
+  const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+  if (r && (r.busy !== 0 || r.checkpointed !== r.log)) {
+    throw new GalleryBusyError(
+      path,
+      `${after} is committed, but the WAL could not be truncated (${r.checkpointed} of ${r.log} frames checkpointed); old page copies may remain in ${path}-wal until vacuum() succeeds once the other connection is done`,
+    );
+  }
 }

@@ -71,6 +71,8 @@ export interface Gallery extends GalleryMatcher {
   readonly modelId: string;
   readonly threshold: number;
   readonly margin: number;
+  /** Enrolled people (a cheap count, e.g. for metrics). */
+  readonly size: number;
   upsertPerson(person: PersonInput): PersonRecord;
   addEmbeddings(personId: string, embeddings: readonly EmbeddingInput[]): number;
   getPerson(personId: string): PersonRecord | null;

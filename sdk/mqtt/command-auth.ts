@@ -21,6 +21,11 @@ export interface SignedCommand {
   verb: string;
   /** The sender; must be in the device's `allowedClients`. */
   clientId: string;
+  /**
+   * The device it is addressed to (the topic's `<device>` level). Signed, so that with a secret
+   * shared by several devices a command captured for one cannot be replayed to another.
+   */
+  device: string;
   /** When it was issued (ISO 8601); outside the device's `maxSkewMs` window it is refused. */
   issuedAt: string;
   /** The verb's arguments (any JSON). */
@@ -38,11 +43,12 @@ export type UnsignedCommand = Omit<SignedCommand, 'hmac' | 'id' | 'issuedAt'> & 
 export const COMMAND_JSON_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   type: 'object',
-  required: ['id', 'verb', 'clientId', 'issuedAt', 'hmac'],
+  required: ['id', 'verb', 'clientId', 'device', 'issuedAt', 'hmac'],
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 128 },
     verb: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$' },
     clientId: { type: 'string', minLength: 1, maxLength: 128 },
+    device: { type: 'string', minLength: 1, maxLength: 128 },
     issuedAt: { type: 'string', format: 'date-time' },
     args: {},
     responseTopic: { type: 'string', minLength: 1, maxLength: 512 },
@@ -92,16 +98,19 @@ export function commandHmac(value: object, secret: Buffer | string): string {
 /**
  * Signs a command for a device's {@link CommandChannel}: fills `id` (random UUID) and `issuedAt`
  * (now) when missing and adds `hmac`. Publish `JSON.stringify(result)` on
- * `<prefix>/<device>/commands/<verb>` with QoS 1.
+ * `<prefix>/<device>/commands/<verb>` with QoS 1, `<device>` being the command's `device`
+ * (a device refuses a command addressed to another one).
  *
  * @example
  * ```ts
- * const command = signCommand({ verb: 'list', clientId: 'backend-1', args: {} }, process.env.JETFACE_COMMAND_SECRET!);
+ * const command = signCommand({ verb: 'list', clientId: 'backend-1', device: 'jetson-1', args: {} }, process.env.JETFACE_COMMAND_SECRET!);
  * await client.publishAsync(`jetface/jetson-1/commands/${command.verb}`, JSON.stringify(command), { qos: 1 });
  * ```
  */
 export function signCommand(command: UnsignedCommand, secret: Buffer | string): SignedCommand {
   assertSecret(secret);
+  // Caught here too (not only by the device) so that a JavaScript caller without types learns it at once.
+  if (typeof command?.device !== 'string' || command.device === '') throw new InvalidArgumentError('command.device', 'the id of the device the command is for', command?.device);
   const unsigned = { ...command, id: command.id ?? randomUUID(), issuedAt: command.issuedAt ?? new Date().toISOString() };
   return { ...unsigned, hmac: commandHmac(unsigned, secret) };
 }

@@ -1,6 +1,6 @@
 /**
  * CommandChannel: remote commands to a device over MQTT (enroll, delete, list, ...). A command
- * runs only when it is well formed, signed with the shared secret (HMAC-SHA256, see
+ * runs only when it is well formed, addressed to this device, signed with the shared secret (HMAC-SHA256, see
  * `command-auth.ts`), from an allowed client, issued within the clock-skew window and not seen
  * before; anything else is refused: counted, reported as a typed `'refused'` event, answered with
  * `ok: false` when its id can be read, and never executed. Nothing here throws into the process.
@@ -217,6 +217,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     const command = shape.command;
     const about = { topic, id: command.id, verb: command.verb, clientId: command.clientId };
     if (command.verb !== topicVerb) return this.refuse('shape', `verb ${command.verb} does not match the topic's ${topicVerb}`, about, command.id, defaultTopic);
+    if (command.device !== this.options.device) return this.refuse('shape', `device ${command.device} does not match this device ${this.options.device}`, about, command.id, defaultTopic);
     if (!verifyCommandHmac(command, this.options.secret)) return this.refuse('hmac', 'the HMAC does not match the payload', about, command.id, defaultTopic);
     // From here on the payload is authentic: its responseTopic may be used, if it stays in this device's tree.
     const responseTopic = command.responseTopic ?? defaultTopic;

@@ -35,7 +35,11 @@ export interface HomeAssistantOptions extends MqttConnectionOptions {
 export interface HomeAssistantSensorConfig {
   name: string;
   unique_id: string;
-  object_id: string;
+  /**
+   * `sensor.<device>_<camera>_last_person`, lower case, `[a-z0-9_]` (an entity id). Home Assistant
+   * 2025.10 replaced the discovery option `object_id` with it (`object_id` stops working in 2026.4).
+   */
+  default_entity_id: string;
   state_topic: string;
   value_template: string;
   json_attributes_topic: string;
@@ -81,6 +85,11 @@ export function lastPersonTopic(prefix: string, device: string, camera: string):
 
 function objectId(device: string, camera: string): string {
   return `${device}_${camera}_last_person`.replace(/\./g, '_');
+}
+
+/** The object id part of an entity id: Home Assistant's slugs are `[a-z0-9_]`. */
+function entityObjectId(device: string, camera: string): string {
+  return objectId(device, camera).toLowerCase().replace(/[^a-z0-9_]/g, '_');
 }
 
 /**
@@ -139,7 +148,7 @@ export class HomeAssistantDiscovery implements EventSink {
     return {
       name: `${camera} last person`,
       unique_id: `jetface_${objectId(this.device, camera)}`,
-      object_id: objectId(this.device, camera),
+      default_entity_id: `sensor.${entityObjectId(this.device, camera)}`,
       state_topic: lastPersonTopic(this.prefix, this.device, camera),
       value_template: '{{ value_json.name }}',
       json_attributes_topic: lastPersonTopic(this.prefix, this.device, camera),

@@ -30,7 +30,10 @@ export interface ObservedParts {
 
 /** Options of {@link DeviceMetrics.serve}. */
 export interface MetricsServeOptions {
-  /** Default `0.0.0.0`. */
+  /**
+   * Default `127.0.0.1` (this machine only, as the configuration's `metrics.host`): the endpoint
+   * has no authentication. `0.0.0.0` lets a Prometheus on another machine scrape it.
+   */
   host?: string;
   /** Default 9464 (the Prometheus exporter convention); 0 picks a free port. */
   port?: number;
@@ -258,7 +261,7 @@ export function createMetrics(options: { labels?: Record<string, string>; proces
 }
 
 async function serveRegistry(registry: Registry, o: MetricsServeOptions): Promise<MetricsServer> {
-  const host = o.host ?? '0.0.0.0';
+  const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 9464;
   const path = o.path ?? '/metrics';
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError('metrics.port', 'an integer in 0..65535', port);

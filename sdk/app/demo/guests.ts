@@ -2,6 +2,7 @@
  * The demo's guest mode: the first good unknown faces become guest-1, guest-2, ..., through the
  * enrollment quality gates (sdk/gallery/quality.ts).
  */
+import { boxIou } from '../../engine/nms';
 import type { JetfaceEvent } from '../../events/types';
 import { checkFaceQuality } from '../../gallery/quality';
 import type { Gallery } from '../../gallery/types';
@@ -24,13 +25,17 @@ export type GuestOutcome = { enrolled: true; personId: string; name: string; tra
 export class GuestEnroller {
   private readonly latest = new Map<string, { frame: Frame; faces: readonly Face[] }>();
   private count = 0;
+  /** The highest guest number in use: a removed guest leaves a gap, and the next number must be new. */
+  private last = 0;
 
   constructor(
     private readonly gallery: Gallery,
     private readonly report: (outcome: GuestOutcome) => void,
     private readonly maxGuests = 50,
   ) {
-    this.count = gallery.listPeople().filter((p) => /^guest-\d+$/.test(p.personId)).length;
+    const numbers = gallery.listPeople().flatMap((p) => guestNumber(p.personId) ?? []);
+    this.count = numbers.length;
+    this.last = numbers.reduce((a, b) => Math.max(a, b), 0);
   }
 
   /** Guests enrolled so far (this run and earlier runs on the same gallery). */
@@ -51,7 +56,8 @@ export class GuestEnroller {
     if (!verdict.ok) return this.report({ enrolled: false, trackId: event.trackId, reason: verdict.refusals.map((r) => r.message).join('; ') });
     const [result] = this.gallery.search([face.embedding], { topK: 1 });
     if (result && result.status !== 'unknown') return this.report({ enrolled: false, trackId: event.trackId, reason: `already close to ${result.candidates[0]?.name ?? 'someone'} (${result.status})` });
-    const n = ++this.count;
+    this.count++;
+    const n = ++this.last;
     const person = { personId: `guest-${n}`, name: `Guest ${n}` };
     this.gallery.upsertPerson(person);
     this.gallery.addEmbeddings(person.personId, [{ embedding: face.embedding, source: `camera:${event.camera}` }]);
@@ -63,16 +69,14 @@ function bestOverlap(faces: readonly Face[], box: Box): Face | null {
   let best: Face | null = null;
   let bestIou = 0.3;
   for (const f of faces) {
-    const v = iou(f.box, box);
+    const v = boxIou(f.box, box);
     if (v > bestIou) [best, bestIou] = [f, v];
   }
   return best;
 }
 
-function iou(a: Box, b: Box): number {
-  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = w * h;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return union > 0 ? inter / union : 0;
+/** N of a `guest-N` person id, else null. */
+function guestNumber(personId: string): number | null {
+  const m = /^guest-(\d+)$/.exec(personId);
+  return m ? Number(m[1]) : null;
 }

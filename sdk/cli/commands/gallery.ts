@@ -1,17 +1,15 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadBundle } from '../../bundle/load-bundle';
-import { InputFileError, InvalidArgumentError, PersonNotFoundError } from '../../errors';
+import { defaultBundleDir } from '../../config/load';
+import { InputFileError, InvalidArgumentError, PersonNotFoundError, errorMessage } from '../../errors';
 import { embeddingSpaceId } from '../../gallery/model-id';
 import { SqliteGallery } from '../../gallery/sqlite-gallery';
 import { jsonOption } from '../shared-options';
 
-/** The default bundle: it names the model whose embeddings the gallery matches. */
-export const DEFAULT_GALLERY_BUNDLE = 'models/jetface-s';
-
 interface GalleryCliOptions {
   db: string;
-  bundle: string;
+  bundle?: string;
   json?: boolean;
 }
 
@@ -21,12 +19,27 @@ function out(line: string): void {
 
 /** Opens the gallery for the bundle's embedding space (manifest only: no model is loaded). */
 async function openGallery(o: GalleryCliOptions, mode: { readonly: boolean }): Promise<SqliteGallery> {
-  const { manifest } = await loadBundle(o.bundle, { verifyChecksums: false });
+  const { manifest } = await loadBundle(o.bundle ?? defaultBundleDir(), { verifyChecksums: false });
   return SqliteGallery.open(o.db, { modelId: embeddingSpaceId(manifest), threshold: manifest.thresholds.match, readonly: mode.readonly });
 }
 
+/**
+ * Writes a file readable by its owner only. The mode given to open() applies only when it creates
+ * the file: an existing 0644 file is tightened before any byte of the export lands in it.
+ */
+function writePrivate(path: string, text: string): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    // Not a device or pipe (--out /dev/stdout): chmod would change the terminal's mode.
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
+    writeFileSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function withGalleryOptions(command: Command): Command {
-  return command.requiredOption('--db <file>', 'gallery database file').option('--bundle <dir>', 'model bundle whose model id the gallery matches', DEFAULT_GALLERY_BUNDLE).addOption(jsonOption());
+  return command.requiredOption('--db <file>', 'gallery database file').option('--bundle <dir>', 'model bundle whose model id the gallery matches (default: the bundled jetface-s)').addOption(jsonOption());
 }
 
 /**
@@ -89,7 +102,7 @@ export function registerGallery(program: Command): void {
         const doc = g.export();
         const text = JSON.stringify(doc);
         if (!o.out) return out(text);
-        writeFileSync(o.out, `${text}\n`, { mode: 0o600 });
+        writePrivate(o.out, `${text}\n`);
         const summary = { out: o.out, people: doc.people.length, embeddings: doc.people.reduce((n, p) => n + p.embeddings.length, 0) };
         out(o.json ? JSON.stringify(summary) : `wrote ${summary.people} people, ${summary.embeddings} embeddings to ${o.out}`);
       } finally {
@@ -107,7 +120,7 @@ export function registerGallery(program: Command): void {
       try {
         doc = JSON.parse(readFileSync(o.in, 'utf8'));
       } catch (error) {
-        throw new InputFileError(o.in, `cannot read a JSON document (${(error as Error).message})`);
+        throw new InputFileError(o.in, `cannot read a JSON document (${errorMessage(error)})`);
       }
       const g = await openGallery(o, { readonly: false });
       try {
