@@ -24,6 +24,7 @@ import {
   createLogger,
   createMetrics,
   embeddingSpaceId,
+  errorMessage,
   type JetfaceEvent,
   type Logger,
 } from 'jetface';
@@ -104,7 +105,7 @@ class Parts {
       try {
         await close();
       } catch (error) {
-        log.warn({ err: { message: (error as Error).message } }, 'closing a part failed');
+        log.warn({ err: { message: errorMessage(error) } }, 'closing a part failed');
       }
     }
   }
@@ -163,7 +164,7 @@ async function start(log: Logger, parts: Parts): Promise<Pipeline> {
   parts.add(() => server.close());
   // Detached after the pipeline stops (closers run in reverse), so its last events are logged.
   parts.add(attachLogging(log, { pipeline }));
-  log.info({ metrics: server.url, people: gallery.listPeople().length, allowed: [...allowed], unlockSimilarity: minSimilarity, matchThreshold: threshold }, 'door access running');
+  log.info({ metrics: server.url, people: gallery.size, allowed: [...allowed], unlockSimilarity: minSimilarity, matchThreshold: threshold }, 'door access running');
 
   parts.add(() => pipeline.stop());
   await pipeline.start();

@@ -25,6 +25,16 @@ const BUNDLE = resolve(__dirname, '..', 'models', 'jetface-s');
 const LMM = () => dataPath('video', 'enroll', 'lin-manuel-miranda.png');
 const ALEX = () => dataPath('video', 'enroll', 'alex-lacamoire.png');
 
+/** The gallery file holds exactly one face image: a JPEG of the face, not the whole 704-pixel photo. */
+async function expectOneFaceCrop(file: string): Promise<void> {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT jpeg FROM face_images').all() as { jpeg: Buffer }[];
+  db.close();
+  expect(rows).toHaveLength(1);
+  expect([...rows[0]!.jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+  expect((await sharp(rows[0]!.jpeg).metadata()).width).toBeLessThan(704);
+}
+
 describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
   let engine: FaceEngine;
   let dir: string;
@@ -168,13 +178,7 @@ describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
     await enrollPerson(engine, keeping, { personId: 'lmm', name: 'L' }, [LMM()], { faceImages: true });
     await enrollPerson(engine, keeping, { personId: 'alex', name: 'A' }, [ALEX()]); // faceImages off: no crop offered
     keeping.close();
-    const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT jpeg FROM face_images').all() as { jpeg: Buffer }[];
-    db.close();
-    expect(rows).toHaveLength(1);
-    expect([...rows[0]!.jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
-    const meta = await sharp(rows[0]!.jpeg).metadata();
-    expect(meta.width).toBeLessThan(704); // a crop of the face, not the whole photo
+    await expectOneFaceCrop(file);
   });
 
   it('hands camera enrollment\'s face crops to a gallery that keeps face images', async () => {
@@ -187,12 +191,7 @@ describeWithData('enrollment into a SQLite gallery (default bundle)', () => {
     const result = await enrollFromCamera(engine, keeping, { personId: 'lmm', name: 'L' }, source, { frames: 1, timeoutMs: 30_000, faceImages: true });
     expect(result.enrolled).toBe(1);
     keeping.close();
-    const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT jpeg FROM face_images').all() as { jpeg: Buffer }[];
-    db.close();
-    expect(rows).toHaveLength(1);
-    expect([...rows[0]!.jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
-    expect((await sharp(rows[0]!.jpeg).metadata()).width).toBeLessThan(704);
+    await expectOneFaceCrop(file);
   });
 
   it('refuses a gallery of another model (re-enroll rather than mix embedding spaces)', async () => {

@@ -26,6 +26,16 @@ function randomUnit(dim: number, seed: number): Float32Array {
   return v.map((x) => x / n);
 }
 
+/** What opening (and closing) the gallery at `path` threw, or undefined. */
+function openError(path: string): unknown {
+  try {
+    SqliteGallery.open(path, { modelId: MODEL }).close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
 function fingerprint(path: string): { sha256: string; mtimeMs: number; size: number } {
   const st = statSync(path);
   return { sha256: createHash('sha256').update(readFileSync(path)).digest('hex'), mtimeMs: st.mtimeMs, size: st.size };
@@ -216,12 +226,7 @@ describe('corrupt and foreign files are refused and left untouched', () => {
     const path = join(tempDir(), 'g.db');
     make(path);
     const before = fingerprint(path);
-    let error: unknown;
-    try {
-      SqliteGallery.open(path, { modelId: MODEL }).close();
-    } catch (e) {
-      error = e;
-    }
+    const error = openError(path);
     expect(error).toBeInstanceOf(ErrorType);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).toContain(path);
@@ -452,12 +457,7 @@ describe('busy', () => {
     locker.pragma('locking_mode = EXCLUSIVE');
     locker.exec('BEGIN EXCLUSIVE');
     const before = fingerprint(path);
-    let error: unknown;
-    try {
-      SqliteGallery.open(path, { modelId: MODEL }).close();
-    } catch (e) {
-      error = e;
-    }
+    const error = openError(path);
     expect(fingerprint(path)).toEqual(before);
     locker.exec('ROLLBACK');
     locker.close();
