@@ -66,6 +66,14 @@ const common = {
   /** Largest number of faces returned per frame, after NMS. */
   maxFaces: z.number().int().min(1).max(1000).default(200),
   provenance: provenance.default({ trainingData: [], terms: [] }),
+  /**
+   * How this bundle is evaluated when a command is given no flag for it (`eval verify`, `eval detect`,
+   * `bench engine`), so bundles are compared with the same command line: the canvas side and fill an
+   * LFW crop is centred on, and the minimum face score.
+   */
+  evaluation: z
+    .strictObject({ canvas: side.optional(), fill: z.enum(['grey', 'black', 'edge']).optional(), minScore: probability.optional() })
+    .optional(),
   /** Measured numbers (accuracy, latency) with the command that produced them; free-form. */
   metrics: z.record(z.string().max(100), z.union([z.number(), z.string().max(500), z.boolean()])).default({}),
 };
@@ -110,8 +118,14 @@ const jointManifest = z.strictObject({
   model: modelFile,
   input: tensorInput,
   outputs: z.strictObject({ scores: tensorName, boxes: tensorName, landmarks: tensorName, embeddings: tensorName }),
-  /** Candidates the graph emits (in-graph TopK). */
+  /** Candidates the graph emits: exactly this many (in-graph TopK), or at most this many with `inGraphNms`. */
   topK: z.number().int().min(1).max(10000),
+  /**
+   * Present when the graph applies the score threshold and NMS itself and emits only the K faces that
+   * survive (K ≤ topK), so its per-face work runs on real faces only. Faces scoring under
+   * `scoreThreshold` never leave the graph: it is the floor of `detect()`'s `minScore`.
+   */
+  inGraphNms: z.strictObject({ scoreThreshold: probability, iouThreshold: probability }).optional(),
   quantization: quantization.optional(),
 });
 

@@ -11,9 +11,9 @@ import { blankFrame, elapsedMs, type DetectOutput, type FaceRunner } from './run
 import { openSession, type SessionSettings } from './session';
 
 /**
- * The single-pass model: one run yields the top-K candidates with boxes, landmarks and
- * embeddings; the host only applies the score threshold and NMS, so the cost does not grow
- * with the number of faces.
+ * The single-pass model: one run yields the candidates with boxes, landmarks and embeddings
+ * (a fixed top-K, or only the faces that survive the graph's own threshold and NMS); the host
+ * applies the caller's score threshold and NMS.
  */
 export async function createJointRunner(bundle: ModelBundle, settings: SessionSettings): Promise<FaceRunner> {
   const manifest = bundle.manifest as JointManifest;
@@ -56,8 +56,9 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
 }
 
 /**
- * The joint graph's top-K outputs -> faces in frame pixels: score threshold, NMS, landmarks and
- * unit embeddings of the survivors. Checks output types and sizes against the manifest.
+ * The joint graph's candidates -> faces in frame pixels: score threshold, NMS (idempotent when the
+ * graph already ran it, and it applies a stricter `nmsIou`), landmarks and unit embeddings of the
+ * survivors. Checks output types and sizes against the manifest.
  */
 export function decodeJointOutputs(
   out: Record<string, ort.Tensor>,
@@ -75,11 +76,15 @@ export function decodeJointOutputs(
   const boxes = out[outputs.boxes]!.data as Float32Array;
   const marks = out[outputs.landmarks]!.data as Float32Array;
   const embeddings = out[outputs.embeddings]!.data as Float32Array;
-  if (scores.length !== topK || boxes.length !== topK * 4 || marks.length !== topK * 10 || embeddings.length !== topK * embeddingDim) {
-    throw new ContractError(`${path}: outputs hold ${scores.length} scores / ${embeddings.length} embedding values, the manifest promises topK ${topK} and dimension ${embeddingDim}`);
+  // With in-graph NMS the graph emits K ≤ topK survivors; otherwise exactly topK candidates.
+  const count = manifest.inGraphNms ? scores.length : topK;
+  if (count > topK || scores.length !== count || boxes.length !== count * 4 || marks.length !== count * 10 || embeddings.length !== count * embeddingDim) {
+    throw new ContractError(
+      `${path}: outputs hold ${scores.length} scores / ${boxes.length / 4} boxes / ${marks.length / 10} landmark sets / ${embeddings.length} embedding values, the manifest promises ${manifest.inGraphNms ? 'at most' : 'exactly'} ${topK} candidates of dimension ${embeddingDim}`,
+    );
   }
   const kept: number[] = [];
-  for (let k = 0; k < topK; k++) if (scores[k]! >= minScore) kept.push(k);
+  for (let k = 0; k < count; k++) if (scores[k]! >= minScore) kept.push(k);
   const candidateBoxes = kept.map((k) => Array.from(boxes.subarray(k * 4, k * 4 + 4)) as Box);
   const keep = nonMaxSuppression(candidateBoxes, kept.map((k) => scores[k]!), manifest.thresholds.nmsIou, manifest.maxFaces);
   return keep.map((i) => {

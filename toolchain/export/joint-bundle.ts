@@ -12,6 +12,10 @@ interface ExportInfo {
   opset: number;
   gflops: number;
   params: number;
+  /** Design v3 and later: score threshold and NMS run in the graph (K ≤ top_k faces out). */
+  nms?: { scoreThreshold: number; iouThreshold: number };
+  /** Per-face work of the recognition body (GFLOPs for one face). */
+  gflops_per_face?: number;
 }
 
 export interface JointBundleOptions {
@@ -56,6 +60,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
   const metrics = {
     input_size: info.size,
     gflops: info.gflops,
+    ...(info.gflops_per_face !== undefined ? { gflops_per_face: info.gflops_per_face } : {}),
     params: info.params,
     export_max_abs_diff_scores: check.maxAbsDiff['scores'] ?? -1,
     export_max_abs_diff_embeddings: check.maxAbsDiff['embeddings'] ?? -1,
@@ -71,12 +76,18 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       modelId: `${name}:${sha.slice(0, 12)}`,
       precision: 'fp32',
       embeddingDim: 128,
-      thresholds: { detection: 0.5, nmsIou: 0.4, match: 0.4, ...options.thresholds },
+      thresholds: {
+        detection: info.nms ? Math.max(0.6, info.nms.scoreThreshold) : 0.5,
+        nmsIou: info.nms?.iouThreshold ?? 0.4,
+        match: 0.4,
+        ...options.thresholds,
+      },
       maxFaces: Math.min(200, info.top_k),
       model: { file: 'model.onnx', sha256: sha },
       input: { name: 'image', width: info.size, height: info.size, layout: 'nhwc', dtype: 'uint8', colorOrder: 'rgb' },
       outputs: { scores: 'scores', boxes: 'boxes', landmarks: 'landmarks', embeddings: 'embeddings' },
       topK: info.top_k,
+      ...(info.nms ? { inGraphNms: info.nms } : {}),
       provenance: { description: options.description ?? 'jetface joint single-pass model', trainingData: TRAINING_DATA, terms: TRAINING_TERMS },
       metrics,
     },
@@ -91,7 +102,7 @@ function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: 
 ${description ?? 'A jetface **joint** model: one pass over the frame gives every face (score, box, 5 landmarks) and its 128-D identity embedding.'}
 
 - Input: ${info.size}x${info.size} uint8 RGB, NHWC, letterboxed by the SDK; normalization inside the graph.
-- Outputs: top-${info.top_k} candidates (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
+- Outputs: ${info.nms ? `the faces that survive the in-graph score threshold ${info.nms.scoreThreshold} and NMS at IoU ${info.nms.iouThreshold} (at most ${info.top_k}; the recognition body runs on those only)` : `top-${info.top_k} candidates`} (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
 - Size: ${info.params.toLocaleString('en-US')} parameters, ${info.gflops} GFLOPs at ${info.size}x${info.size}; ONNX opset ${info.opset}.
 - Trained by \`toolchain/train/train.py\` (L = L_det + λ·L_rec) on teacher labels from \`jetface label\`.
 - Export check against PyTorch in onnxruntime-node (${check.compared} candidates): max |Δ| ${Object.entries(check.maxAbsDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}.

@@ -46,10 +46,10 @@ export function registerBundle(program: Command): void {
     .requiredOption('--from <dir>', 'training output folder (model.onnx, export.json, reference/)')
     .requiredOption('--out <dir>', 'bundle folder to write')
     .option('--name <name>', 'bundle name', 'jetface-joint')
-    .option('--detection-threshold <p>', "the bundle's default minimum face score", '0.5')
+    .option('--detection-threshold <p>', "the bundle's default minimum face score (default: 0.5, or at least 0.6 and the graph's floor with in-graph NMS)")
     .option('--description <text>', 'first paragraph of the model card')
     .option('--metric <key=value...>', 'a measured number to record in the manifest and model card (repeatable)')
-    .action(async (o: { from: string; out: string; name: string; detectionThreshold: string; description?: string; metric?: string[] }) => {
+    .action(async (o: { from: string; out: string; name: string; detectionThreshold?: string; description?: string; metric?: string[] }) => {
       const metrics = Object.fromEntries(
         (o.metric ?? []).map((kv) => {
           const [key, value] = kv.split('=', 2);
@@ -61,7 +61,7 @@ export function registerBundle(program: Command): void {
         from: o.from,
         out: o.out,
         name: o.name,
-        thresholds: { detection: parseNumber('--detection-threshold', o.detectionThreshold) },
+        thresholds: o.detectionThreshold === undefined ? {} : { detection: parseNumber('--detection-threshold', o.detectionThreshold) },
         ...(o.description ? { description: o.description } : {}),
         metrics,
       });

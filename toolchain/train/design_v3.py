@@ -1,0 +1,148 @@
+"""Design v3: the teachers' own branches on one shared stem.
+
+    image ─▶ stem (YuNet's first block: conv 3→16, 3x3, stride 2, ReLU; computed once)
+               ├─▶ detection branch (the rest of YuNet): score, box, 5 landmarks per cell
+               └─▶ per face: the stem map sampled on the landmark-aligned 56x56 grid of the
+                   ArcFace template ─▶ adapter (1x1 conv 16→64, ReLU6) ─▶ recognition body
+                   (MobileFaceNet after its first conv) ─▶ 128-D embedding
+
+Both branches start from the reference models' weights (read by onnx_import); the adapter
+starts from a ridge-regression fit to MobileFaceNet's first conv on the pixel-aligned crop
+(fit_adapter.py), so the network matches the cascade before any training, and joint fine-tuning
+(train_v3.py) moves stem, detector, adapter and body together under L = L_det + λ·L_rec.
+
+Geometry: MobileFaceNet's first conv (3x3, stride 2, pad 1) centres output i on template pixel
+2i; YuNet's stem centres map cell j on input pixel 2j. So the sample for output i is the stem map
+at (template→input similarity applied to (2i, 2j)) / 2, the receptive-field centres lined up.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model import ARCFACE_TEMPLATE
+from onnx_import import OnnxModule
+
+YUNET_STEM_OUT = '184'  # Conv_0 + Relu_1: [B, 16, H/2, W/2]
+STRIDES = (8, 16, 32)
+YUNET_HEADS = [f'{k}_{s}' for k in ('cls', 'obj', 'bbox', 'kps') for s in STRIDES]
+MFN_CONV1_PRE = '/conv1/conv1.0/Conv_output_0'  # first conv, before ReLU6: the adapter's fitting target
+MFN_CONV1_OUT = '/conv1/conv1.2/Clip_output_0'  # where the body starts
+GRID = 56  # MobileFaceNet's first conv output is 56x56 for a 112x112 face
+STEM_STRIDE = 2
+
+
+class JointV3(nn.Module):
+    """The v3 joint network. `forward(bgr)` runs the shared stem and the detection branch on float
+    BGR 0..255 NCHW images; `embed(stem_one_image, marks)` embeds the faces of one image."""
+
+    def __init__(self, yunet_onnx: str | Path, mobilefacenet_onnx: str | Path, adapter_channels: int = 64):
+        super().__init__()
+        self.stem = OnnxModule(str(yunet_onnx), ['input'], [YUNET_STEM_OUT])
+        self.detector = OnnxModule(str(yunet_onnx), [YUNET_STEM_OUT], YUNET_HEADS)
+        self.adapter = nn.Conv2d(self.stem_channels(), adapter_channels, 1)
+        self.body = OnnxModule(str(mobilefacenet_onnx), [MFN_CONV1_OUT], ['output0'])
+
+    def stem_channels(self) -> int:
+        return int(self.stem.tensor(self.stem.nodes[0].input[1]).shape[0])
+
+    def forward(self, bgr: torch.Tensor):
+        stem = self.stem(bgr)
+        heads = dict(zip(YUNET_HEADS, self.detector(stem)))
+        return stem, heads
+
+    def sample(self, stem: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+        """Aligned stem features [K, C, 56, 56] of K faces of one image ([1, C, h, w] map; marks [K, 5, 2] input px)."""
+        _, c, h, w = stem.shape
+        grid = aligned_grid(marks, h, w)  # [K, 56, 56, 2]
+        # One GridSample for every face of the image: rows of faces stacked, then faces to the batch axis.
+        feats = F.grid_sample(stem, grid.reshape(1, -1, GRID, 2), mode='bilinear', padding_mode='zeros', align_corners=False)
+        return feats.reshape(c, -1, GRID, GRID).transpose(0, 1)
+
+    def embed_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Aligned stem features -> raw (unnormalized) embeddings [K, D]."""
+        x = torch.clamp(self.adapter(feats), 0.0, 6.0)  # MobileFaceNet's conv1 ends in ReLU6
+        return self.body(x).flatten(1)
+
+    def embed(self, stem: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+        return self.embed_features(self.sample(stem, marks))
+
+
+def similarity_to_template(marks: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Least-squares similarity mapping landmarks [K,5,2] onto the ArcFace template, as the SDK's
+    cascade estimates it (frame -> template, Umeyama in 2D): (a, b, tx, ty), each [K]."""
+    dst = marks.new_tensor(ARCFACE_TEMPLATE)
+    sm = marks.mean(1)
+    dm = dst.mean(0)
+    sc = marks - sm.unsqueeze(1)
+    dc = dst - dm
+    den = (sc * sc).sum((1, 2)).clamp(min=1e-6)
+    a = (sc[..., 0] * dc[:, 0] + sc[..., 1] * dc[:, 1]).sum(1) / den
+    b = (sc[..., 0] * dc[:, 1] - sc[..., 1] * dc[:, 0]).sum(1) / den
+    tx = dm[0] - (a * sm[:, 0] - b * sm[:, 1])
+    ty = dm[1] - (b * sm[:, 0] + a * sm[:, 1])
+    return a, b, tx, ty
+
+
+def template_points_in_frame(marks: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Template pixel coordinates [P,2] -> frame pixel coordinates [K,P,2] through the inverse of the
+    landmarks' similarity (the same inverse map the cascade's warp uses)."""
+    a, b, tx, ty = similarity_to_template(marks)
+    s2 = (a * a + b * b).clamp(min=1e-12)
+    ia, ib = a / s2, -b / s2
+    itx = -(ia * tx - ib * ty)
+    ity = -(ib * tx + ia * ty)
+    x, y = points[:, 0], points[:, 1]
+    u = ia[:, None] * x - ib[:, None] * y + itx[:, None]
+    v = ib[:, None] * x + ia[:, None] * y + ity[:, None]
+    return torch.stack([u, v], -1)
+
+
+def grid_points(marks: torch.Tensor) -> torch.Tensor:
+    """The template pixels (2i, 2j) at which MobileFaceNet's first conv centres its outputs: [56*56, 2]."""
+    steps = torch.arange(GRID, dtype=marks.dtype, device=marks.device) * float(STEM_STRIDE)
+    gy, gx = torch.meshgrid(steps, steps, indexing='ij')
+    return torch.stack([gx, gy], -1).reshape(-1, 2)
+
+
+def aligned_grid(marks: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """GridSample coordinates [K,56,56,2] on a stride-2 map of h x w cells (cell j centred on input pixel 2j)."""
+    frame = template_points_in_frame(marks, grid_points(marks))
+    # Input pixel p is map cell p / 2; with align_corners=False cell q sits at (q + 0.5) * 2 / size - 1.
+    norm = frame.new_tensor([1.0 / w, 1.0 / h])
+    return ((frame / STEM_STRIDE + 0.5) * 2.0 * norm - 1.0).reshape(-1, GRID, GRID, 2)
+
+
+def anchor_centres(size_h: int, size_w: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """YuNet's cells: anchor-free points at each cell's corner, flattened row by row."""
+    rows, cols = -(-size_h // stride), -(-size_w // stride)
+    gy, gx = torch.meshgrid(torch.arange(rows, dtype=torch.float32), torch.arange(cols, dtype=torch.float32), indexing='ij')
+    return gx.reshape(-1), gy.reshape(-1)
+
+
+def decode_heads(heads: dict, size_h: int, size_w: int):
+    """YuNet's raw heads -> scores [B,N] (sqrt(cls·obj)), boxes [B,N,4] and landmarks [B,N,10] in input px,
+    as the SDK's decodeYunet does on the host."""
+    scores, boxes, marks = [], [], []
+    for s in STRIDES:
+        gx, gy = anchor_centres(size_h, size_w, s)
+        cls, obj, bbox, kps = heads[f'cls_{s}'][..., 0], heads[f'obj_{s}'][..., 0], heads[f'bbox_{s}'], heads[f'kps_{s}']
+        scores.append(torch.sqrt(cls.clamp(0, 1) * obj.clamp(0, 1)))
+        cx = (gx + bbox[..., 0]) * s
+        cy = (gy + bbox[..., 1]) * s
+        bw = torch.exp(bbox[..., 2]) * s
+        bh = torch.exp(bbox[..., 3]) * s
+        boxes.append(torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], -1))
+        k = kps.reshape(*kps.shape[:-1], 5, 2)
+        pts = torch.stack([(k[..., 0] + gx[:, None]) * s, (k[..., 1] + gy[:, None]) * s], -1)
+        marks.append(pts.reshape(*kps.shape[:-1], 10))
+    return torch.cat(scores, 1), torch.cat(boxes, 1), torch.cat(marks, 1)
+
+
+def rgb_uint8_nhwc_to_bgr(image: torch.Tensor) -> torch.Tensor:
+    """The bundle's input (uint8 NHWC RGB) -> YuNet's (float NCHW BGR 0..255); part of the graph."""
+    x = image.permute(0, 3, 1, 2).float()
+    return torch.index_select(x, 1, torch.tensor([2, 1, 0]))
