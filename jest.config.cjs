@@ -5,10 +5,11 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
-    '/node_modules/aedes/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript', importAttributes: true }, experimental: { keepImportAttributes: false } }, module: { type: 'commonjs' } }],
+    '/node_modules/(aedes|content-disposition|cookie|@fastify/cookie)/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript', importAttributes: true }, experimental: { keepImportAttributes: false } }, module: { type: 'commonjs' } }],
   },
-  // aedes is ESM-only (import attributes included): compile it to CommonJS like our own files.
-  transformIgnorePatterns: ['/node_modules/(?!aedes/)'],
+  // aedes, content-disposition (under @fastify/static) and cookie (imported dynamically by @fastify/cookie) are
+  // ESM-only: compile them to CommonJS like our own files (jest's sandbox has neither require(esm) nor import()).
+  transformIgnorePatterns: ['/node_modules/(?!aedes/|content-disposition/|cookie/|@fastify/cookie/)'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 120000,
   maxWorkers: 2,

@@ -43,7 +43,8 @@ export type JetfaceErrorCode =
   | 'E_DOCTOR_FAILED'
   | 'E_NOTHING_ENROLLED'
   | 'E_DEMO_NOTHING_RECOGNIZED'
-  | 'E_CAMERAS_FAILED';
+  | 'E_CAMERAS_FAILED'
+  | 'E_CONSOLE';
 
 /** Details a caller may inspect; always JSON-serializable so errors survive the worker hop. */
 export type ErrorDetails = Record<string, unknown>;
@@ -372,6 +373,13 @@ export class GalleryBusyError extends JetfaceError {
   }
 }
 
+/** The device console could not start (port taken, unreadable TLS files or password hash, missing web assets). */
+export class ConsoleError extends JetfaceError {
+  constructor(message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super('E_CONSOLE', message, details, { cause });
+  }
+}
+
 const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   BundleNotFoundError,
   ManifestError,
@@ -408,6 +416,7 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   NothingEnrolledError,
   DemoNothingRecognizedError,
   CamerasFailedError,
+  ConsoleError,
 };
 
 /** Serialized error, as it crosses the worker boundary. */

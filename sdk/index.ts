@@ -192,3 +192,11 @@ export { GALLERY_EXPORT_FORMAT, GALLERY_EXPORT_VERSION, type GalleryExport, type
 export { GALLERY_APPLICATION_ID, SCHEMA_VERSION as GALLERY_SCHEMA_VERSION } from './gallery/schema';
 export type { StalePerson } from './gallery/people-table';
 export type { Gallery, PersonRecord, PersonInput, EmbeddingInput, SearchOptions, SearchResult, SearchCandidate } from './gallery/types';
+// Device console (issue 15): the web pages of a device (live view, events, unknown faces, people, status).
+export { ConsoleServer, type ConsoleServerOptions, type ConsoleRoute } from './console/server';
+export { startDeviceConsole, type ConsoleOverrides, type DeviceConsole } from './console/start-console';
+export { LocalConsoleBackend, type LocalDeviceParts } from './console/local-backend';
+export type { ConsoleBackend, CameraView, PersonView, StatusView, ConsolePersonInput } from './console/backend';
+export { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './console/password';
+export type { ConsoleConfig } from './config/schema';
+export type { PipelineFrame } from './pipeline/pipeline';

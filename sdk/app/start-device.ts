@@ -25,6 +25,8 @@ import { createMetrics } from '../observability/metrics';
 import { Pipeline, type PipelineCameraStats } from '../pipeline/pipeline';
 import type { TrackerOptions } from '../tracking/types';
 import type { Face, Frame } from '../types';
+import { startDeviceConsole, type ConsoleOverrides } from '../console/start-console';
+import type { ConsoleServer } from '../console/server';
 import { cameraSourceSpec } from './camera-source';
 import { mqttConnectionOptions } from './mqtt-connection';
 import { openGallery } from './open-gallery';
@@ -42,6 +44,8 @@ export interface StartDeviceOptions {
   sources?: Readonly<Record<string, FrameSource>>;
   /** Called with every frame's faces, after detection and before tracking (annotation, guest enrollment). Must not throw. */
   onFaces?: (frame: Frame, faces: readonly Face[]) => void;
+  /** Start the device console even when `console.enabled` is false, with these settings over the configuration's (the demo). */
+  console?: ConsoleOverrides;
 }
 
 /** Counters of a running device. */
@@ -63,6 +67,8 @@ export interface DeviceHandle {
   readonly brokerUrl: string;
   /** The metrics endpoint, when enabled. */
   readonly metricsUrl: string | null;
+  /** The device console, when started (`console.enabled`, or `options.console`). */
+  readonly console: ConsoleServer | null;
   readonly log: Logger;
   /** Resolves when every camera's loop has ended (files and folders at their end) and the sinks have every event. */
   finished(): Promise<void>;
@@ -207,6 +213,14 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
     if (unobserve) closers.push({ name: 'metricsObserve', close: unobserve });
     // Stopped first: its last events (track_ended, camera_offline) still reach the sinks and the logs.
     closers.push({ name: 'pipeline', close: () => pipeline.stop() });
+    // Started before the pipeline, so that it sees the first frames and events; closed before it.
+    let consoleServer: ConsoleServer | null = null;
+    if (config.console.enabled || options.console) {
+      const started = await startDeviceConsole({ config, engine, gallery, pipeline, publisher, commands }, log, options.console ?? {}, source);
+      closers.push({ name: 'console', close: () => started.close() });
+      consoleServer = started.server;
+      log.info({ component: 'app', url: consoleServer.url }, 'console listening');
+    }
     await pipeline.start();
     log.info({ component: 'app', cameras: pipeline.cameras, broker: brokerUrl }, 'device started');
 
@@ -232,6 +246,7 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
       publisher,
       brokerUrl,
       metricsUrl,
+      console: consoleServer,
       log,
       finished: () => pipeline.finished(),
       stats: () => ({ cameras: pipeline.stats(), publisher: publisher.stats(), commands: channel?.stats() ?? null, galleryPeople: gallery.size }),

@@ -85,6 +85,11 @@ export function resolvePaths(config: DeviceConfig, baseDir: string, bundleGiven 
     if (tls.keyFile) tls.keyFile = at(tls.keyFile);
   }
   if (c.commands.secretFile) c.commands.secretFile = opt(c.commands.secretFile)!;
+  if (c.console.passwordHashFile) c.console.passwordHashFile = at(c.console.passwordHashFile);
+  if (c.console.tls) {
+    c.console.tls.certFile = at(c.console.tls.certFile);
+    c.console.tls.keyFile = at(c.console.tls.keyFile);
+  }
   for (const cam of c.cameras) {
     if (cam.source.kind === 'file') cam.source.path = at(cam.source.path);
     if (cam.source.kind === 'images') cam.source.dir = at(cam.source.dir);

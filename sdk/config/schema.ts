@@ -217,6 +217,24 @@ const homeAssistant = z.strictObject({
   discoveryPrefix: topicPrefix('an MQTT topic prefix without empty levels').default('homeassistant'),
 });
 
+const consoleSection = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('serve the device console (web pages: live view, events, unknown faces, people, status)'),
+    host: z.string().min(1).max(255).default('127.0.0.1').describe('address to listen on (127.0.0.1: this machine only)'),
+    port: int(0, 65_535).default(8088).describe('0 = any free port'),
+    passwordHashFile: path('file holding the scrypt hash written by `jetface console passwd`').optional(),
+    passwordHashEnv: envName.optional().describe('name of the environment variable holding that hash'),
+    tls: z.strictObject({ certFile: path('server certificate (PEM)'), keyFile: path('its private key (PEM)') }).optional(),
+    sessionTtlMinutes: int(1, 7 * 24 * 60).default(12 * 60).describe('a session ends this long after login'),
+    loginAttemptsPerMinute: int(1, 1000).default(5).describe('login attempts per client address per minute'),
+    maxUploadBytes: int(1024, 64 * 1024 * 1024).default(8 * 1024 * 1024).describe('largest uploaded photo, bytes'),
+    maxUploadFiles: int(1, 100).default(10).describe('most photos in one upload'),
+    unknownClusters: int(1, 1000).default(50).describe('unknown-face groups kept in memory (the oldest go first)'),
+    clusterCosine: cosine("tracks at least this similar are one stranger (default: the gallery's threshold)").optional(),
+  })
+  .refine((c) => !(c.passwordHashFile && c.passwordHashEnv), { message: 'give passwordHashFile or passwordHashEnv, not both', path: ['passwordHashEnv'] })
+  .refine((c) => !c.enabled || Boolean(c.passwordHashFile || c.passwordHashEnv), { message: 'an enabled console needs passwordHashFile or passwordHashEnv (`jetface console passwd`)', path: ['passwordHashFile'] });
+
 /** The zod schema of a device configuration file. */
 export const deviceConfigSchema = z
   .strictObject({
@@ -232,6 +250,7 @@ export const deviceConfigSchema = z
     logging: logging.prefault({}),
     privacy: privacy.prefault({}),
     homeAssistant: homeAssistant.prefault({}),
+    console: consoleSection.prefault({}),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -250,5 +269,7 @@ export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
 export type DeviceConfig = z.output<typeof deviceConfigSchema>;
 /** One camera of a {@link DeviceConfig}. */
 export type CameraConfig = DeviceConfig['cameras'][number];
+/** The device console's section of a {@link DeviceConfig}. */
+export type ConsoleConfig = DeviceConfig['console'];
 /** A camera's source. */
 export type CameraSourceConfig = CameraConfig['source'];

@@ -14,7 +14,7 @@ import { createEvent } from '../events/create-event';
 import type { EventSink } from '../events/sink';
 import type { EventDraft, FaceObservation, Identity, JetfaceEvent } from '../events/types';
 import { FaceTracker } from '../tracking/tracker';
-import type { GalleryMatcher, TrackIdentity, TrackerEvent, TrackerOptions } from '../tracking/types';
+import type { GalleryMatcher, TrackIdentity, TrackSnapshot, TrackerEvent, TrackerOptions } from '../tracking/types';
 import type { Face, Frame } from '../types';
 
 /** The `error.code` of an event for a failure that is not a {@link JetfaceError} (a bug, a sink throwing a plain Error). */
@@ -92,6 +92,17 @@ export interface PipelineEvents {
   sink_error: PipelineSinkError;
   /** A camera's loop ended. */
   camera_end: { camera: string; state: PipelineCameraState; error: JetfaceError | null };
+  /** A frame after detection and tracking (emitted only while someone listens: the device console's live view and unknown faces). */
+  frame: PipelineFrame;
+}
+
+/** One tracked frame, as the `frame` event gives it. `timestamp` is the tracker's (each track's `lastSeen` equals it when the track was detected in this frame). */
+export interface PipelineFrame {
+  camera: string;
+  frame: Frame;
+  faces: readonly Face[];
+  tracks: readonly TrackSnapshot[];
+  timestamp: number;
 }
 
 const DEVICE_OR_CAMERA = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
@@ -363,8 +374,9 @@ export class Pipeline extends TypedEmitter<PipelineEvents> {
     try {
       const timestamp = Math.max(frame.timestamp, run.lastTimestamp ?? Number.NEGATIVE_INFINITY);
       run.lastTimestamp = timestamp;
-      const { events } = run.tracker.update(faces, timestamp);
+      const { events, tracks } = run.tracker.update(faces, timestamp);
       for (const e of events) this.publish(run, this.toDraft(run, e));
+      if (this.listenerCount('frame') > 0) this.emit('frame', { camera: run.id, frame, faces, tracks, timestamp });
     } catch (error) {
       this.frameError(run, frame, error);
     }

@@ -23,6 +23,11 @@ export interface ReplaySourceOptions {
   onPhoto?: (file: string, pass: number, frame: Frame) => void;
   /** The first frame waits for this (e.g. until enrollment is done and the subscriber listens). */
   startGate?: Promise<void>;
+  /**
+   * Each pass after the first waits for this (e.g. until someone enrolled a stranger in the console).
+   * With it, a video pass ends with an empty frame after the gap, so its tracks end before the wait.
+   */
+  passGate?: (nextPass: number) => Promise<void>;
 }
 
 /** A small black frame: no face, cheap to detect on. */
@@ -104,6 +109,8 @@ export class ReplaySource extends TypedEmitter<FrameSourceEvents> implements Fra
     let failure: JetfaceError | null = null;
     try {
       for (let pass = 1; pass <= this.o.passes && !this.stopped; pass++) {
+        if (pass > 1 && this.o.passGate) await Promise.race([this.o.passGate(pass), this.released]);
+        if (this.stopped) break;
         this.o.onPass?.(pass);
         const input = this.o.input;
         if (input.kind === 'photos') {
@@ -154,6 +161,10 @@ export class ReplaySource extends TypedEmitter<FrameSourceEvents> implements Fra
           }
           this.current = null;
           clock = last + REPLAY_GAP_MS;
+          if (this.o.passGate && pass < this.o.passes && !this.stopped) {
+            yield emitFrame(emptyFrame(), clock);
+            clock += REPLAY_FRAME_MS;
+          }
         }
       }
     } catch (error) {
