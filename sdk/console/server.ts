@@ -95,6 +95,8 @@ export class ConsoleServer {
       loggerInstance: serverLog,
       bodyLimit: 64 * 1024,
       forceCloseConnections: true,
+      // Unknown keys are refused (fastify's default would drop them silently), as the configuration refuses them.
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
       ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
     }) as unknown as FastifyInstance;
     const table: ConsoleRoute[] = [];
