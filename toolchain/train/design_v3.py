@@ -145,4 +145,4 @@ def decode_heads(heads: dict, size_h: int, size_w: int):
 def rgb_uint8_nhwc_to_bgr(image: torch.Tensor) -> torch.Tensor:
     """The bundle's input (uint8 NHWC RGB) -> YuNet's (float NCHW BGR 0..255); part of the graph."""
     x = image.permute(0, 3, 1, 2).float()
-    return torch.index_select(x, 1, torch.tensor([2, 1, 0]))
+    return torch.index_select(x, 1, torch.tensor([2, 1, 0], device=image.device))

@@ -13,7 +13,8 @@ L = L_det + λ·L_rec, back-propagated through the shared stem into both branche
   cosine matrix against the teacher's) + ArcFace margin softmax on the identities of LFW-train and
   CelebA, its class centres started from the teacher's mean embedding per identity.
 - Landmarks that place the aligned grid are jittered (3% of the eye distance by default) so the body
-  tolerates the detector's own landmarks; faces come at random scales (the stem is scale-specific).
+  tolerates the detector's own landmarks; faces come at random scales (the stem is scale-specific),
+  one image per canvas or four (a mosaic: four times the faces for one detector pass).
 
 Configs: `smoke` (seconds, for tests), `cpu` (the default bundle's run on 2 cores). A checkpoint is
 written atomically every `checkpoint_every` steps; rerunning the same command resumes. Progress is
@@ -35,15 +36,14 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from design_v3 import STRIDES, JointV3, rgb_uint8_nhwc_to_bgr  # noqa: E402
+from design_v3 import STRIDES, YUNET_HEADS, rgb_uint8_nhwc_to_bgr  # noqa: E402
 from export_v3 import export_v3, load_v3  # noqa: E402
 from onnx_import import OnnxModule  # noqa: E402
-from design_v3 import YUNET_HEADS  # noqa: E402
-from v3_data import load_v3_labels, place  # noqa: E402
+from v3_data import load_v3_labels, place_mosaic  # noqa: E402
 
 CONFIGS = {
     'smoke': dict(size=320, images=2, faces=4, steps=4, lr=1e-4, checkpoint_every=2, export_size=320),
-    'cpu': dict(size=640, images=4, faces=6, steps=1500, lr=1e-4, checkpoint_every=50, export_size=640),
+    'cpu': dict(size=640, images=2, faces=8, steps=1200, lr=1e-4, checkpoint_every=50, export_size=640),
 }
 
 
@@ -112,6 +112,7 @@ def main() -> None:
         cfg['steps'] = args.steps
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')  # the same code trains on CUDA where present
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     models = Path(args.models)
@@ -124,11 +125,12 @@ def main() -> None:
         for f in it.faces:
             if f.identity >= 0:
                 centres[f.identity] += torch.from_numpy(f.emb)
-    net = load_v3(args.init, str(models)).train()
-    teacher = OnnxModule(str(models / 'yunet_s_640_640.onnx'), ['input'], YUNET_HEADS).eval()
+    mean = mean.to(device)
+    net = load_v3(args.init, str(models)).train().to(device)
+    teacher = OnnxModule(str(models / 'yunet_s_640_640.onnx'), ['input'], YUNET_HEADS).eval().to(device)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    arc = ArcMargin(centres + 1e-6)
+    arc = ArcMargin(centres + 1e-6).to(device)
     groups = [
         {'params': list(net.adapter.parameters()) + list(arc.parameters()), 'lr': cfg['lr'] * 10},
         {'params': list(net.stem.parameters()) + list(net.body.parameters()) + list(net.detector.parameters()), 'lr': cfg['lr']},
@@ -138,7 +140,7 @@ def main() -> None:
     step = 0
     ckpt_path = out / 'checkpoint.pt'
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location='cpu')
+        ckpt = torch.load(ckpt_path, map_location=device)
         net.load_state_dict(ckpt['state'])
         arc.load_state_dict(ckpt['arc'])
         opt.load_state_dict(ckpt['opt'])
@@ -152,8 +154,8 @@ def main() -> None:
         scale = min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
         for g, lr in zip(opt.param_groups, base_lrs):
             g['lr'] = lr * scale
-        placed = [place(args.data, items[rng.randrange(len(items))], cfg['size'], rng, jitter=args.jitter) for _ in range(cfg['images'])]
-        x = rgb_uint8_nhwc_to_bgr(torch.from_numpy(np.stack([p.canvas for p in placed])))
+        placed = [place_mosaic(args.data, items, cfg['size'], rng, jitter=args.jitter) for _ in range(cfg['images'])]
+        x = rgb_uint8_nhwc_to_bgr(torch.from_numpy(np.stack([p.canvas for p in placed])).to(device))
         with torch.no_grad():
             t_heads = dict(zip(YUNET_HEADS, teacher(x)))
         stem, s_heads = net(x)
@@ -164,9 +166,9 @@ def main() -> None:
             pick = [i for i in np.argsort(-eye) if eye[i] >= 6][: cfg['faces']]
             if not pick:
                 continue
-            students.append(net.embed(stem[b:b + 1], torch.from_numpy(p.marks[pick])))
-            targets.append(torch.from_numpy(p.embs[pick]))
-            ids.append(torch.from_numpy(p.identities[pick]))
+            students.append(net.embed(stem[b:b + 1], torch.from_numpy(p.marks[pick]).to(device)))
+            targets.append(torch.from_numpy(p.embs[pick]).to(device))
+            ids.append(torch.from_numpy(p.identities[pick]).to(device))
         if students:
             l_rec, parts = rec_loss(torch.cat(students), torch.cat(targets), mean, torch.cat(ids).long(), arc)
         else:
@@ -186,6 +188,7 @@ def main() -> None:
             tmp = out / 'checkpoint.pt.tmp'
             torch.save({'step': step, 'state': net.state_dict(), 'arc': arc.state_dict(), 'opt': opt.state_dict(), 'config': cfg}, tmp)
             os.replace(tmp, ckpt_path)
+    net = net.cpu()
     torch.save({'design': 'v3', 'state': net.state_dict()}, out / 'weights.pt')
     if not args.no_export:
         info = export_v3(net.eval(), out, cfg['export_size'], 100, 0.5, 0.3, args.data, args.labels)
