@@ -4,7 +4,7 @@ import { loadBundle } from '../sdk/bundle/load-bundle';
 import { FaceEngine } from '../sdk/engine/face-engine';
 import { ManifestError, JetfaceError } from '../sdk/errors';
 import { decodeModel, encodeModel, tensorDims, toNumber, type OnnxModel } from '../toolchain/onnx/model-io';
-import { calibrateBundle, calibrationTargets, writeCalibration, type Calibration } from '../toolchain/quantize/calibrate';
+import { DEFAULT_CALIBRATION_METHOD, calibrateBundle, calibrationTargets, writeCalibration, type Calibration } from '../toolchain/quantize/calibrate';
 import { checkTensorRt } from '../toolchain/quantize/check-tensorrt';
 import { insertQdq } from '../toolchain/quantize/qdq';
 import { quantizeBundle, readCalibration } from '../toolchain/quantize/quantize-bundle';
@@ -27,13 +27,16 @@ describeWithData('model quantization toolchain on the default bundle', () => {
   beforeAll(async () => {
     source = join(tempDir(), 'fp32');
     cpSync(DEFAULT_BUNDLE, source, { recursive: true });
-    calibration = await calibrateBundle(source, { images: CALIBRATION_IMAGES, count: 4, method: 'minmax' });
+    // No method given: the documented default (minmax) must be what runs.
+    calibration = await calibrateBundle(source, { images: CALIBRATION_IMAGES, count: 4 });
     await writeCalibration(source, calibration);
     model = modelOf(source);
   });
 
   test('calibration covers every Conv input with its observed range; percentile and entropy clip inside it', async () => {
     expect(calibration.images).toHaveLength(4);
+    expect(calibration.method).toBe(DEFAULT_CALIBRATION_METHOD);
+    expect(DEFAULT_CALIBRATION_METHOD).toBe('minmax');
     const convInputs = (model.graph!.node ?? []).filter((n) => n.opType === 'Conv').map((n) => n.input![0]!);
     for (const name of convInputs) {
       const r = calibration.tensors[name]!;

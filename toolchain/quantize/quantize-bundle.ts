@@ -8,7 +8,7 @@ import { InvalidArgumentError, ManifestError } from '../../sdk/errors';
 import type { Face } from '../../sdk/types';
 import { addModelFile, writeBundleFiles } from '../bundle/write-bundle';
 import { cloneModel, decodeModel, encodeModel, type OnnxModel } from '../onnx/model-io';
-import { CALIBRATION_FILE, CALIBRATION_METHODS, calibrateBundle, jointBundleOnly, type Calibration, type CalibrationMethod } from './calibrate';
+import { CALIBRATION_FILE, CALIBRATION_METHODS, DEFAULT_CALIBRATION_METHOD, calibrateBundle, jointBundleOnly, type Calibration, type CalibrationMethod } from './calibrate';
 import { checkTensorRt } from './check-tensorrt';
 import { agreementOf, facesOf, type Agreement } from './compare';
 import { padDepthwiseChannels, resizeToExpand, stemToChannelsLast } from './cpu-kernels';
@@ -162,7 +162,7 @@ async function obtainCalibration(options: QuantizeOptions, modelSha256: string, 
   const exists = await readFile(path).then(() => true, () => false);
   if (exists && (options.calibration || !options.images)) return readCalibration(path, modelSha256);
   if (!options.images?.length) throw new InvalidArgumentError('--images', `calibration images (no ${CALIBRATION_FILE} in the bundle)`, undefined);
-  say(`calibrating on ${options.count ?? 64} images (${options.method ?? 'entropy'})`);
+  say(`calibrating on ${options.count ?? 64} images (${options.method ?? DEFAULT_CALIBRATION_METHOD})`);
   return calibrateBundle(options.bundle, {
     images: options.images,
     ...(options.count ? { count: options.count } : {}),

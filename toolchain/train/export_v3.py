@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument('--data', default='../shared/data')
     ap.add_argument('--models', default='../shared/data/models')
     ap.add_argument('--size', type=int, default=640)
-    ap.add_argument('--max-faces', type=int, default=100)
+    ap.add_argument('--max-faces', type=int, default=200)
     ap.add_argument('--score-threshold', type=float, default=0.5, help='in-graph floor: faces below it are never embedded')
     ap.add_argument('--iou', type=float, default=0.3)
     args = ap.parse_args()

@@ -191,7 +191,7 @@ def main() -> None:
     net = net.cpu()
     torch.save({'design': 'v3', 'state': net.state_dict()}, out / 'weights.pt')
     if not args.no_export:
-        info = export_v3(net.eval(), out, cfg['export_size'], 100, 0.5, 0.3, args.data, args.labels)
+        info = export_v3(net.eval(), out, cfg['export_size'], 200, 0.5, 0.3, args.data, args.labels)
         print(json.dumps({'exported': info}), flush=True)
 
 

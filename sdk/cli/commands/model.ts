@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CALIBRATION_METHODS, calibrateBundle, writeCalibration, type CalibrationMethod } from '../../../toolchain/quantize/calibrate';
+import { CALIBRATION_METHODS, DEFAULT_CALIBRATION_METHOD, calibrateBundle, writeCalibration, type CalibrationMethod } from '../../../toolchain/quantize/calibrate';
 import { checkTensorRt } from '../../../toolchain/quantize/check-tensorrt';
 import { decodeModel } from '../../../toolchain/onnx/model-io';
 import { PRECISION_TARGETS, quantizeBundle, type PrecisionTarget } from '../../../toolchain/quantize/quantize-bundle';
@@ -23,7 +23,7 @@ export function registerModel(program: Command): void {
     .requiredOption('--bundle <dir>', 'fp32 joint bundle')
     .requiredOption('--images <paths...>', 'image files or folders (never evaluation images)')
     .option('--count <n>', 'images to use, spread evenly over the files', '64')
-    .option('--method <m>', `range method: ${CALIBRATION_METHODS.join(' | ')}`, 'entropy')
+    .option('--method <m>', `range method: ${CALIBRATION_METHODS.join(' | ')}`, DEFAULT_CALIBRATION_METHOD)
     .option('--percentile <p>', 'for --method percentile', '99.99')
     .option('--out <dir>', 'folder for calibration.json and calibration.cache (default: the bundle)')
     .action(async (o: { bundle: string; images: string[]; count: string; method: string; percentile: string; out?: string }) => {
