@@ -3,7 +3,6 @@
  * spends minutes in the TensorRT builder. Each model is built in a worker thread (the build is
  * one blocking native call); the caller gets a heartbeat every second meanwhile.
  */
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -11,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { loadBundle, type BundleModelFile } from '../../sdk/bundle/load-bundle';
 import { JetfaceError, ModelLoadError, ProviderUnavailableError, WorkerError, type SerializedError } from '../../sdk/errors';
 import type { FromBuildWorker, ToBuildWorker } from './prebuild-protocol';
+import { locateWorker, type WorkerScript } from '../../sdk/engine/worker-script';
 import { defaultEngineCacheRoot, findCalibrationTable, tensorrtOptions, type TensorRtChoice, type TensorRtSetup } from '../../sdk/engine/tensorrt-options';
 
 /** Options for {@link prebuildEngines}. */
@@ -243,16 +243,9 @@ async function removeCaches(setup: TensorRtSetup): Promise<void> {
   for (const file of await listCacheFiles(setup)) await rm(file.path, { force: true });
 }
 
-/**
- * The worker's code: `engine-build-worker.cjs` in a built package (beside the entry, or one
- * level up from a chunk), else the TypeScript source through tsx (tests, `npm run jetface`).
- */
-function buildWorkerScript(): { file: string; execArgv: string[] } {
-  for (const dir of [__dirname, join(__dirname, '..')]) {
-    const built = join(dir, 'engine-build-worker.cjs');
-    if (existsSync(built)) return { file: built, execArgv: [] };
-  }
-  return { file: join(__dirname, 'prebuild-worker.ts'), execArgv: ['--require', require.resolve('tsx/cjs')] };
+/** The worker's code (toolchain/engine/prebuild-worker.ts, built as dist/engine-build-worker.cjs). */
+function buildWorkerScript(): WorkerScript {
+  return locateWorker('engine-build-worker.cjs', join(__dirname, 'prebuild-worker.ts'), __dirname);
 }
 
 function round(value: number, digits = 2): number {

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { onnx } from 'onnx-proto';
+import * as onnxProto from 'onnx-proto';
 import { ModelLoadError, errorMessage } from '../../sdk/errors';
 
 /**
@@ -7,9 +7,13 @@ import { ModelLoadError, errorMessage } from '../../sdk/errors';
  * A decode → encode round trip keeps every field the schema knows; the byte layout may differ
  * (packed repeated fields), the model does not (tested against onnxruntime's outputs).
  */
-export type OnnxModel = onnx.ModelProto;
-export type OnnxNode = onnx.INodeProto;
-export type OnnxTensor = onnx.ITensorProto;
+export type OnnxModel = onnxProto.onnx.ModelProto;
+export type OnnxNode = onnxProto.onnx.INodeProto;
+export type OnnxTensor = onnxProto.onnx.ITensorProto;
+
+// onnx-proto is CommonJS, and Node's ESM loader cannot see its `onnx` export (dist/toolchain.mjs):
+// read it from the module object, which every loader provides (as `default` where it wraps one).
+const { onnx } = ('default' in onnxProto ? onnxProto.default : onnxProto) as typeof onnxProto;
 
 export const DataType = onnx.TensorProto.DataType;
 
@@ -89,19 +93,19 @@ export function opsetVersion(model: OnnxModel): number {
   return toNumber(entry?.version as number | undefined);
 }
 
-export function makeNode(opType: string, inputs: string[], outputs: string[], name: string, attributes: onnx.IAttributeProto[] = []): OnnxNode {
+export function makeNode(opType: string, inputs: string[], outputs: string[], name: string, attributes: onnxProto.onnx.IAttributeProto[] = []): OnnxNode {
   return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name, attribute: attributes });
 }
 
-export function intAttribute(name: string, value: number): onnx.IAttributeProto {
+export function intAttribute(name: string, value: number): onnxProto.onnx.IAttributeProto {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
 }
 
-export function intsAttribute(name: string, values: readonly number[]): onnx.IAttributeProto {
+export function intsAttribute(name: string, values: readonly number[]): onnxProto.onnx.IAttributeProto {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] });
 }
 
-export function valueInfo(name: string, elemType: number): onnx.IValueInfoProto {
+export function valueInfo(name: string, elemType: number): onnxProto.onnx.IValueInfoProto {
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType } } });
 }
 
