@@ -10,6 +10,10 @@
  * 8). docs/gallery.md "BBT goal" says what a person looking at the images saw.
  *
  *   npm run -s eval:bbt [-- --threshold 0.45 --margin 0.05 --bundle DIR --draw OUT_DIR --sweep --pad-retries 0.5,1 --grey]
+ *
+ * Photos of one person each (a gallery folder and a probe folder) are `jetface eval identify`
+ * (sdk/eval/identification.ts). The scenes here hold several faces and no stored labels, so this
+ * script keeps its own matching against the reference cascade's labels.
  */
 import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

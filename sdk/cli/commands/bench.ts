@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors';
 import type { FaceEngine } from '../../engine/face-engine';
 import { loadImageFrame } from '../../image/decode';
+import { describeSettings, readEvaluationSettings } from '../../eval/evaluation-settings';
 import type { Frame } from '../../types';
-import { addEngineOptions, jsonOption, openEngine, parseNumber, round, type EngineCliOptions } from '../shared-options';
+import { addEngineOptions, jsonOption, parseNumber, round, type EngineCliOptions } from '../shared-options';
+import { evaluationFlags, openEvaluationEngine } from './eval';
 
 interface BenchOptions extends EngineCliOptions {
   runs: string;
@@ -48,14 +50,20 @@ export function registerBench(program: Command): void {
     .action(async (images: string[], o: BenchOptions) => {
       const runs = parseNumber('--runs', o.runs);
       if (!Number.isInteger(runs) || runs < 1) throw new InvalidArgumentError('--runs', 'an integer ≥ 1', o.runs);
-      const engine = await openEngine(o);
-      const baseline = o.baseline ? await openEngine({ bundle: o.baseline, ...(o.providers ? { providers: o.providers } : {}), ...(o.threads ? { threads: o.threads } : {}) }).catch(async (e: unknown) => {
+      // Each bundle at its own minimum score (manifest.evaluation, else thresholds.detection); --min-score sets the bundle's only.
+      const { minScore } = await readEvaluationSettings(o.bundle, evaluationFlags(o));
+      const baseMinScore = o.baseline ? (await readEvaluationSettings(o.baseline)).minScore : undefined;
+      const engine = await openEvaluationEngine(o, { minScore });
+      const baseline = o.baseline && baseMinScore ? await openEvaluationEngine({ bundle: o.baseline, ...(o.providers ? { providers: o.providers } : {}), ...(o.threads ? { threads: o.threads } : {}) }, { minScore: baseMinScore }).catch(async (e: unknown) => {
         await engine.close();
         throw e;
       }) : undefined;
       try {
         let baselineMs: number | undefined; // the first image's median: later images report their cost relative to it
-        if (!o.json) console.log(`bundle ${engine.info.name} (${engine.info.kind}, ${engine.info.precision}) on ${engine.info.provider}, ${runs} runs per image`);
+        if (!o.json) {
+          console.log(`bundle ${engine.info.name} (${engine.info.kind}, ${engine.info.precision}) on ${engine.info.provider}, ${runs} runs per image, ${describeSettings({ minScore })}`);
+          if (baseline && baseMinScore) console.log(`baseline ${baseline.info.name}: ${describeSettings({ minScore: baseMinScore })}`);
+        }
         for (const image of images) {
           const frame = await loadImageFrame(image);
           const { totals, stages, faces } = await timeDetect(engine, frame, runs);
@@ -73,8 +81,9 @@ export function registerBench(program: Command): void {
             stages_median_ms: stageMedians,
             ...(engine.info.kind === 'cascade' && faces > 0 ? { recognizer_ms_per_face: round((stageMedians['recognizer'] ?? 0) / faces) } : {}),
             provider: engine.info.provider,
-            ...(base && baseline
-              ? { baseline: { bundle: baseline.info.name, faces: base.faces, median_ms: round(percentile(base.totals, 50)) }, speedup_vs_baseline: round(percentile(base.totals, 50) / percentile(totals, 50), 3) }
+            settings: { minScore },
+            ...(base && baseline && baseMinScore
+              ? { baseline: { bundle: baseline.info.name, faces: base.faces, median_ms: round(percentile(base.totals, 50)), settings: { minScore: baseMinScore } }, speedup_vs_baseline: round(percentile(base.totals, 50) / percentile(totals, 50), 3) }
               : {}),
           };
           if (o.json) console.log(JSON.stringify(report));
