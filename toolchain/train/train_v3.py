@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument('--arc-weight', type=float, default=0.0,
                     help='weight of the ArcFace term in L_rec (0: mimicking only; identity labels overfit the ~1,500 training identities)')
     ap.add_argument('--holdout', help='a pair list of holdout_pairs.py: every image of its people is left out of training')
+    ap.add_argument('--snapshot-every', type=int, default=0,
+                    help='also keep weights-<step>.pt every N steps, to select a step on held-out pairs afterwards')
     ap.add_argument('--jitter', type=float, default=0.03, help='landmark jitter, fraction of the eye distance')
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--seed', type=int, default=0)
@@ -200,6 +202,8 @@ def main() -> None:
             tmp = out / 'checkpoint.pt.tmp'
             torch.save({'step': step, 'state': net.state_dict(), 'arc': arc.state_dict(), 'opt': opt.state_dict(), 'config': cfg}, tmp)
             os.replace(tmp, ckpt_path)
+        if args.snapshot_every and step % args.snapshot_every == 0:
+            torch.save({'design': 'v3', 'state': {k: v.cpu() for k, v in net.state_dict().items()}}, out / f'weights-{step}.pt')
     net = net.cpu()
     torch.save({'design': 'v3', 'state': net.state_dict()}, out / 'weights.pt')
     if not args.no_export:
