@@ -13,6 +13,7 @@ import { registerLabel } from './commands/label';
 import { registerModel } from './commands/model';
 import { registerRun } from './commands/run';
 import { registerDemo } from './commands/demo';
+import { registerConsole } from './commands/console';
 
 /** The `jetface` command line. Exit status: 0 ok, 1 a jetface error (its code printed), 2 usage. */
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGallery(program);
   registerRun(program);
   registerDemo(program);
+  registerConsole(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -42,6 +42,10 @@ export interface DemoOptions {
   threshold?: number;
   /** Live input: stop after this many seconds (default: until the signal aborts; 60 when headless). */
   durationS?: number;
+  /** The device console's port (default: any free one); it always runs, on 127.0.0.1, with a one-time login link. */
+  consolePort?: number;
+  /** Keep serving the console after the input ends, until the signal aborts. */
+  keepConsole?: boolean;
   /** Where lines go (default stdout). */
   write?: (line: string) => void;
   signal?: AbortSignal;
@@ -60,6 +64,8 @@ export interface DemoResult {
   firstRecognitionMs: number | null;
   htmlFile: string | null;
   boxes: number;
+  /** The console's address (its login link was printed). */
+  consoleUrl: string | null;
   /** Why nobody was recognized, when so. */
   reason: string | null;
 }
@@ -115,7 +121,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       if (report && photo && photo.sequence === frame.sequence) latest.kept = report.keep(frame, faces, photo.caption);
     };
     const log = createLogger({ level: 'error', format: 'pretty', destination: process.stderr, base: { device: 'demo' } });
-    const device = await startDevice(config, { log, source: 'demo', onFaces, sources: { [CAMERA]: replay } });
+    const device = await startDevice(config, { log, source: 'demo', onFaces, sources: { [CAMERA]: replay }, console: { port: o.consolePort ?? 0, passwordHash: null } });
+    const consoleUrl = device.console?.url ?? null;
+    if (device.console) write(`console: ${device.console.loginUrl()} (a one-time login link; the console serves while the demo runs${o.keepConsole ? ' and after' : ', or after with --console'})`);
     let subscriber: JetfaceSubscriber | null = null;
     try {
       report = htmlFile ? new HtmlReport(device.gallery) : null;
@@ -170,8 +178,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       }
       write('--- summary ---');
       for (const line of summary) write(line);
+      if (o.keepConsole && consoleUrl) {
+        write(`console still serving at ${consoleUrl} (new login link: ${device.console!.loginUrl()}); Ctrl-C stops it`);
+        await new Promise<void>((r) => (o.signal?.aborted ? r() : o.signal?.addEventListener('abort', () => r(), { once: true })));
+      }
       const reason = recognized.size > 0 ? null : whyNobody(frames, faceCount, guestMode ? (guests?.guests ?? 0) : device.gallery.listPeople().length, guestMode, passes);
-      return { recognized: [...recognized], guestsEnrolled: guests?.guests ?? 0, events: counts, frames, faces: faceCount, firstRecognitionMs, htmlFile: report ? htmlFile : null, boxes, reason };
+      return { recognized: [...recognized], guestsEnrolled: guests?.guests ?? 0, events: counts, frames, faces: faceCount, firstRecognitionMs, htmlFile: report ? htmlFile : null, boxes, consoleUrl, reason };
     } finally {
       await subscriber?.close();
       await device.stop();

@@ -14,6 +14,8 @@ interface DemoCliOptions {
   gallery?: string;
   duration?: string;
   threshold?: string;
+  console?: boolean;
+  consolePort?: string;
 }
 
 /**
@@ -32,6 +34,8 @@ export function registerDemo(program: Command): void {
     .option('--providers <list>', 'execution providers to try in order (tensorrt,cuda,cpu)')
     .option('--gallery <file>', 'keep the SQLite gallery in this file (default: a temporary one)')
     .option('--threshold <cosine>', "match threshold (default: the bundle's, chosen for few wrong names)")
+    .option('--console', 'keep serving the device console after the input ends (until Ctrl-C)')
+    .option('--console-port <port>', 'port of the device console (default: any free one)')
     .option('--duration <seconds>', 'live input: stop after this long (default: Ctrl-C; 60 s with --headless)')
     .action(async (o: DemoCliOptions) => {
       const abort = new AbortController();
@@ -49,6 +53,8 @@ export function registerDemo(program: Command): void {
           ...(o.gallery !== undefined ? { gallery: o.gallery } : {}),
           ...(o.duration !== undefined ? { durationS: parseNumber('--duration', o.duration) } : {}),
           ...(o.threshold !== undefined ? { threshold: parseNumber('--threshold', o.threshold) } : {}),
+          ...(o.console ? { keepConsole: true } : {}),
+          ...(o.consolePort !== undefined ? { consolePort: parseNumber('--console-port', o.consolePort) } : {}),
         });
         if (o.headless && result.recognized.length === 0) throw new DemoNothingRecognizedError(result.reason ?? 'unknown', { frames: result.frames, faces: result.faces });
       } finally {
