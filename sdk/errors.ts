@@ -34,6 +34,7 @@ export type JetfaceErrorCode =
   | 'E_PIPELINE'
   | 'E_COMMAND_REFUSED'
   | 'E_COMMAND_FAILED'
+  | 'E_COMMAND_REMOTE'
   | 'E_GALLERY_CORRUPT'
   | 'E_GALLERY_FOREIGN'
   | 'E_GALLERY_BUSY'
@@ -263,7 +264,7 @@ export class WaitTimeoutError extends JetfaceError {
 }
 
 /** Why a remote command was refused (never executed); see {@link CommandRefusedError}. */
-export type CommandRefusalReason = 'too_large' | 'json' | 'shape' | 'hmac' | 'client' | 'stale' | 'replay' | 'verb' | 'response_topic';
+export type CommandRefusalReason = 'too_large' | 'json' | 'shape' | 'hmac' | 'client' | 'revoked' | 'stale' | 'replay' | 'verb' | 'response_topic';
 
 /** A remote command (MQTT) was refused and not executed: `reason` (also in `details`) says why. */
 export class CommandRefusedError extends JetfaceError {
@@ -279,6 +280,17 @@ export class CommandRefusedError extends JetfaceError {
 export class CommandFailedError extends JetfaceError {
   constructor(verb: string, message: string, cause?: unknown) {
     super('E_COMMAND_FAILED', `command ${verb} failed: ${message}`, { verb }, { cause });
+  }
+}
+
+/**
+ * A device answered a command `ok: false` (refused it, or its handler failed), or answered with a
+ * signature this client cannot verify. `details.remoteCode` is the device's error code
+ * (`E_COMMAND_REFUSED`, `E_PERSON_NOT_FOUND`, ...) and `details.reason` a refusal's reason.
+ */
+export class RemoteCommandError extends JetfaceError {
+  constructor(device: string, verb: string, message: string, details: { remoteCode: string; reason?: string; verified: boolean }) {
+    super('E_COMMAND_REMOTE', `device ${device} answered ${verb}: ${message}`, { device, verb, ...details });
   }
 }
 
@@ -406,6 +418,7 @@ const BY_NAME: Record<string, new (...args: never[]) => JetfaceError> = {
   WaitTimeoutError,
   CommandRefusedError,
   CommandFailedError,
+  RemoteCommandError,
   GalleryCorruptError,
   GalleryForeignError,
   GalleryBusyError,

@@ -139,6 +139,9 @@ export {
   type CommandStats,
 } from './mqtt/commands';
 export { signCommand, canonicalJson, commandHmac, verifyCommandHmac, validateCommandShape, COMMAND_JSON_SCHEMA, type SignedCommand, type UnsignedCommand } from './mqtt/command-auth';
+export { CommandKeyring, type CommandKeyOptions, type CommandKey } from './mqtt/command-keys';
+export { CommandClient, type CommandClientOptions } from './mqtt/command-client';
+export { DeviceReporter, reportTopic, parseDeviceReport, type DeviceReport, type DeviceReportCamera, type DeviceReporterOptions } from './mqtt/device-report';
 // Observability (issue 7): Prometheus metrics, structured logs, Home Assistant discovery, `jetface doctor`.
 export { createMetrics, METRIC_NAMES, type DeviceMetrics, type ObservedParts, type MetricsServeOptions, type MetricsServer } from './observability/metrics';
 export { createLogger, formatPretty, LOG_LEVELS, type Logger, type LoggerSettings, type LogLevel, type LogFormat } from './observability/logger';

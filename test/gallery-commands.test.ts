@@ -85,6 +85,13 @@ describeWithData('gallery commands over MQTT (enroll, delete, list)', () => {
     const list = sign('list', {});
     await send(list);
     expect((await answer(list.id))[0]).toMatchObject({ ok: true, result: { people: [{ personId: 'lmm', embeddings: 1 }] } });
+    // rename: a new name, the rest kept; an unknown id is answered E_PERSON_NOT_FOUND
+    const rename = sign('rename', { personId: 'lmm', name: 'Lin-Manuel' });
+    await send(rename);
+    expect((await answer(rename.id))[0]).toMatchObject({ ok: true, result: { person: { personId: 'lmm', name: 'Lin-Manuel', metadata: { badge: 7 }, embeddings: 1 } } });
+    const nobody = sign('rename', { personId: 'nobody', name: 'X' });
+    await send(nobody);
+    expect((await answer(nobody.id))[0]).toMatchObject({ ok: false, error: { code: 'E_PERSON_NOT_FOUND' } });
   });
 
   it('refuses unsigned, wrongly signed, unknown-client, other-device and replayed enroll/delete commands: counted, never run, database unchanged', async () => {

@@ -16,6 +16,7 @@ import type { EventSink } from '../events/sink';
 import { galleryCommandHandlers } from '../gallery/commands';
 import type { Gallery } from '../gallery/types';
 import { CommandChannel, type CommandStats } from '../mqtt/commands';
+import { DeviceReporter } from '../mqtt/device-report';
 import { startEmbeddedBroker } from '../mqtt/embedded-broker';
 import { HomeAssistantDiscovery } from '../mqtt/home-assistant';
 import { EventPublisher, type PublisherStats } from '../mqtt/publisher';
@@ -27,10 +28,11 @@ import type { TrackerOptions } from '../tracking/types';
 import type { Face, Frame } from '../types';
 import { startDeviceConsole, type ConsoleOverrides } from '../console/start-console';
 import type { ConsoleServer } from '../console/server';
+import { version } from '../../package.json';
 import { cameraSourceSpec } from './camera-source';
+import { readCommandKeys } from './command-keys';
 import { mqttConnectionOptions } from './mqtt-connection';
 import { openGallery } from './open-gallery';
-import { readSecret } from './secrets';
 
 /** Options of {@link startDevice}. */
 export interface StartDeviceOptions {
@@ -162,13 +164,12 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
 
     let commands: CommandChannel | null = null;
     if (config.commands.enabled) {
-      const secret = await readSecret({ ...(config.commands.secretFile ? { file: config.commands.secretFile } : {}), ...(config.commands.secretEnv ? { env: config.commands.secretEnv } : {}) }, config.commands.secretFile ? 'commands.secretFile' : 'commands.secretEnv', source);
+      const keys = await readCommandKeys(config.commands, source);
       commands = await CommandChannel.create({
         ...connection,
         device,
         prefix: config.mqtt.topicPrefix,
-        secret,
-        allowedClients: config.commands.allowedClients,
+        ...keys,
         maxSkewMs: config.commands.maxSkewMs,
         maxPayloadBytes: config.commands.maxPayloadBytes,
         // A device boots with its broker down (events wait in the outbox): the channel subscribes once it is up.
@@ -211,6 +212,23 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
     detachLogging = attachLogging(log, { pipeline, publisher, ...(commands ? { commands } : {}) });
     const unobserve = metrics?.observe({ pipeline, publisher, gallery, ...(commands ? { commands } : {}) });
     if (unobserve) closers.push({ name: 'metricsObserve', close: unobserve });
+    if (config.mqtt.reportSeconds > 0) {
+      const reporter = await DeviceReporter.create({
+        ...connection,
+        device,
+        prefix: config.mqtt.topicPrefix,
+        intervalSeconds: config.mqtt.reportSeconds,
+        collect: () => ({
+          versions: { jetface: version },
+          model: { modelId: engine.info.modelId, kind: engine.info.kind, precision: engine.info.precision, provider: engine.info.provider },
+          galleryPeople: gallery.size,
+          commands: commands !== null,
+          cameras: pipeline.stats().map((s) => ({ id: s.camera, state: s.state, fps: Math.round((s.source?.fps ?? 0) * 10) / 10, frames: s.frames, faces: s.faces })),
+        }),
+      });
+      // Closed after the pipeline (closers run in reverse): its last report shows the cameras stopped.
+      closers.push({ name: 'report', close: () => reporter.close() });
+    }
     // Stopped first: its last events (track_ended, camera_offline) still reach the sinks and the logs.
     closers.push({ name: 'pipeline', close: () => pipeline.stop() });
     // Started before the pipeline, so that it sees the first frames and events; closed before it.

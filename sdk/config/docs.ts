@@ -8,6 +8,7 @@ import { deviceConfigSchema } from './schema';
 interface JsonSchema {
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
   required?: string[];
   items?: JsonSchema;
   oneOf?: JsonSchema[];
@@ -54,7 +55,10 @@ const RULES = `
 - \`mqtt\`: exactly one of \`embedded: true\` or \`url\`; at most one of \`passwordEnv\` and \`passwordFile\`;
   \`tls\` only with \`url\`, and \`tls.certFile\` with \`tls.keyFile\`.
   Without an \`mqtt\` section the device starts an embedded broker.
-- \`commands.enabled: true\` needs exactly one of \`secretFile\` or \`secretEnv\`, and at least one of \`allowedClients\`.
+- \`commands.enabled: true\` needs at least one client: \`allowedClients\` (which sign with the shared secret,
+  given by exactly one of \`secretFile\` or \`secretEnv\`) or \`clients\` (each with its own key, by exactly one of
+  \`secretFile\` or \`secretEnv\`). A client id is in \`allowedClients\` or in \`clients\`, not both; \`revoked\`
+  refuses an id wherever it is listed.
 - Secrets never sit in the file: the MQTT password and the command secret come from a file or an
   environment variable named in it.
 `;
@@ -107,6 +111,13 @@ function walk(schema: JsonSchema, prefix: string, rows: string[], skip: string[]
     if (nested && !sub.anyOf) {
       rows.push(`| \`${path}\` | object | ${required.has(key) ? '(required)' : ''} | ${escape(sub.description ?? '')} |`);
       walk(nested, path, rows, []);
+      continue;
+    }
+    // A map keyed by ids (commands.clients): its entries' keys, under `<id>`.
+    const entry = typeof sub.additionalProperties === 'object' ? objectOf(sub.additionalProperties) : undefined;
+    if (entry) {
+      rows.push(`| \`${path}\` | map of id → object | ${sub.default !== undefined ? `\`${JSON.stringify(sub.default)}\`` : ''} | ${escape(sub.description ?? '')} |`);
+      walk(entry, `${path}.<id>`, rows, []);
       continue;
     }
     const def = sub.default !== undefined ? `\`${JSON.stringify(sub.default)}\`` : required.has(key) ? '(required)' : '';

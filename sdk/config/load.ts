@@ -85,6 +85,7 @@ export function resolvePaths(config: DeviceConfig, baseDir: string, bundleGiven 
     if (tls.keyFile) tls.keyFile = at(tls.keyFile);
   }
   if (c.commands.secretFile) c.commands.secretFile = opt(c.commands.secretFile)!;
+  for (const key of Object.values(c.commands.clients)) if (key.secretFile) key.secretFile = at(key.secretFile);
   if (c.console.passwordHashFile) c.console.passwordHashFile = at(c.console.passwordHashFile);
   if (c.console.tls) {
     c.console.tls.certFile = at(c.console.tls.certFile);

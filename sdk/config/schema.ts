@@ -171,6 +171,7 @@ const mqtt = z
     topicPrefix: topicPrefix('topic levels without +, #, spaces or empty levels').default('jetface'),
     qos: z.literal(1).default(1).describe('events are published at QoS 1 (at least once, through the outbox)'),
     keepaliveSeconds: int(1, 3600).default(30),
+    reportSeconds: int(0, 3600).default(5).describe('publish a retained report of the cameras (state, fps) on `<prefix>/<device>/report` this often, for the fleet console; 0 = never'),
   })
   .refine((m) => m.embedded || m.url !== undefined, { message: 'mqtt.url is required unless mqtt.embedded is true', path: ['url'] })
   .refine((m) => !(m.embedded && m.url !== undefined), { message: 'give either mqtt.embedded: true or mqtt.url, not both', path: ['url'] })
@@ -184,18 +185,39 @@ const outbox = z.strictObject({
   maxBytes: int(1024, 16 * 1024 ** 3).default(64 * 1024 * 1024),
 });
 
+const commandClientKey = z
+  .strictObject({
+    secretFile: path("file holding this client's own HMAC key (>= 16 bytes)").optional(),
+    secretEnv: envName.optional().describe('name of the environment variable holding that key'),
+  })
+  .refine((k) => Boolean(k.secretFile) !== Boolean(k.secretEnv), { message: 'a client key needs exactly one of secretFile or secretEnv', path: ['secretFile'] });
+
+const clientId = z.string().min(1).max(128);
+
 const commands = z
   .strictObject({
     enabled: z.boolean().default(false),
-    secretFile: path('file holding the shared HMAC secret (>= 16 bytes)').optional(),
-    secretEnv: envName.optional().describe('name of the environment variable holding the secret'),
-    allowedClients: z.array(z.string().min(1).max(128)).max(1000).default([]),
+    secretFile: path('file holding the shared HMAC secret of allowedClients (>= 16 bytes)').optional(),
+    secretEnv: envName.optional().describe('name of the environment variable holding the shared secret'),
+    allowedClients: z.array(clientId).max(1000).default([]).describe('clients that sign with the shared secret (any holder of it can claim any of these ids)'),
+    clients: z
+      .record(clientId, commandClientKey)
+      .default({})
+      .describe("clients with their own key, by client id: `{ secretFile }` or `{ secretEnv }` each; a command claiming one of these ids verifies only with that client's key"),
+    revoked: z.array(clientId).max(1000).default([]).describe('client ids refused whatever they sign with; nobody else is re-keyed'),
     maxSkewMs: ms('clock skew allowed', 600_000).default(30_000),
     maxPayloadBytes: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024).describe('largest command accepted, bytes (enroll carries base64 photos)'),
     maxImages: int(1, 100).default(10).describe('most photos in one enroll command'),
   })
-  .refine((c) => !c.enabled || Boolean(c.secretFile) !== Boolean(c.secretEnv), { message: 'enabled commands need exactly one of secretFile or secretEnv', path: ['secretFile'] })
-  .refine((c) => !c.enabled || c.allowedClients.length > 0, { message: 'enabled commands need at least one allowed client', path: ['allowedClients'] });
+  .refine((c) => !(c.secretFile && c.secretEnv), { message: 'give the shared secret as secretFile or secretEnv, not both', path: ['secretEnv'] })
+  .refine((c) => !c.enabled || c.allowedClients.length === 0 || Boolean(c.secretFile || c.secretEnv), { message: 'allowedClients sign with the shared secret: give exactly one of secretFile or secretEnv (or move them to clients, each with its own key)', path: ['secretFile'] })
+  .refine((c) => !c.enabled || c.allowedClients.length > 0 || Object.keys(c.clients).length > 0, { message: 'enabled commands need at least one allowed client: allowedClients (with the shared secret) or clients (each with its own key)', path: ['allowedClients'] })
+  .refine((c) => Object.keys(c.clients).length <= 1000, { message: 'at most 1000 clients', path: ['clients'] })
+  .superRefine((c, ctx) => {
+    for (const id of c.allowedClients) {
+      if (Object.hasOwn(c.clients, id)) ctx.addIssue({ code: 'custom', path: ['allowedClients'], message: `client ${JSON.stringify(id)} has its own key in commands.clients: remove it from allowedClients, or the shared secret would still sign for it`, input: id });
+    }
+  });
 
 const metrics = z.strictObject({
   enabled: z.boolean().default(false),

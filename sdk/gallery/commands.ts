@@ -1,10 +1,10 @@
 /**
- * Remote enrollment: handlers for the {@link CommandChannel} verbs `enroll`, `delete` and `list`.
+ * Remote enrollment: handlers for the {@link CommandChannel} verbs `enroll`, `delete`, `rename` and `list`.
  * The channel authorizes (HMAC, allowed clients, replay window) before any handler runs; the
  * handlers validate the arguments (a bad one is answered `ok: false` naming the field) and run
  * the same quality gates as local enrollment.
  */
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, PersonNotFoundError } from '../errors';
 import type { CommandHandler } from '../mqtt/commands';
 import { enrollPerson, type EnrollmentEngine, type EnrollmentOptions, type PersonEnrollment } from './enroll';
 import { checkPersonInput } from './people-table';
@@ -44,7 +44,7 @@ export type EnrollCommandResult = PersonEnrollment;
  * // backend: signCommand({ verb: 'enroll', clientId: 'backend-1', device: 'jetson-1', args: { personId: 'amy', name: 'Amy', images: [jpeg.toString('base64')] } }, secret)
  * ```
  */
-export function galleryCommandHandlers(options: GalleryCommandOptions): { enroll: CommandHandler; delete: CommandHandler; list: CommandHandler } {
+export function galleryCommandHandlers(options: GalleryCommandOptions): { enroll: CommandHandler; delete: CommandHandler; rename: CommandHandler; list: CommandHandler } {
   const { gallery, engine, maxImages = 10, maxImageBytes = 1024 * 1024, ...enrollment } = options ?? ({} as GalleryCommandOptions);
   if (!gallery || typeof gallery.search !== 'function') throw new InvalidArgumentError('options.gallery', 'a Gallery', gallery);
   if (!engine || typeof engine.detect !== 'function') throw new InvalidArgumentError('options.engine', 'a FaceEngine', engine);
@@ -65,6 +65,16 @@ export function galleryCommandHandlers(options: GalleryCommandOptions): { enroll
     delete: (args) => {
       const personId = personIdOf(args);
       return serial(async () => ({ personId, deleted: gallery.removePerson(personId) }));
+    },
+    // A new name only: metadata, threshold and embeddings stay.
+    rename: (args) => {
+      const { personId, name } = record(args);
+      checkRemotePerson({ personId: personId as string, name: name as string });
+      return serial(async (): Promise<{ person: PersonRecord }> => {
+        const p = gallery.getPerson(personId as string);
+        if (!p) throw new PersonNotFoundError(personId as string);
+        return { person: gallery.upsertPerson({ personId: p.personId, name: name as string, metadata: p.metadata, threshold: p.threshold }) };
+      });
     },
     list: (args) => {
       if (args !== undefined && args !== null && (typeof args !== 'object' || Array.isArray(args))) throw new InvalidArgumentError('args', 'an object or nothing', args);

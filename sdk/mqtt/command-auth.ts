@@ -4,9 +4,9 @@
  *
  * Canonical JSON: `JSON.stringify` of the value with every object's keys sorted by UTF-16 code
  * unit order (JavaScript's default sort), recursively, arrays kept in order, no whitespace,
- * properties whose value is `undefined` left out. The HMAC is HMAC-SHA256 with the shared secret
- * over the UTF-8 bytes of the canonical JSON of the whole command without its `hmac` field,
- * written as 64 lowercase hex digits.
+ * properties whose value is `undefined` left out. The HMAC is HMAC-SHA256 with the sender's key
+ * (its own, or the shared secret) over the UTF-8 bytes of the canonical JSON of the whole command
+ * without its `hmac` field, written as 64 lowercase hex digits.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import Ajv, { type ValidateFunction } from 'ajv';
@@ -19,7 +19,7 @@ export interface SignedCommand {
   id: string;
   /** What to do; equals the topic's last level. */
   verb: string;
-  /** The sender; must be in the device's `allowedClients`. */
+  /** The sender; picks the key the device verifies with (its own key, or the shared secret of `allowedClients`). */
   clientId: string;
   /**
    * The device it is addressed to (the topic's `<device>` level). Signed, so that with a secret
@@ -115,8 +115,8 @@ export function signCommand(command: UnsignedCommand, secret: Buffer | string): 
   return { ...unsigned, hmac: commandHmac(unsigned, secret) };
 }
 
-/** Constant-time check of a command's (schema-checked, 64 hex digits) `hmac`. */
-export function verifyCommandHmac(command: SignedCommand, secret: Buffer | string): boolean {
+/** Constant-time check of the `hmac` of a command (schema-checked) or of a device's response to one. */
+export function verifyCommandHmac(command: { hmac: string }, secret: Buffer | string): boolean {
   const expected = createHmac('sha256', secret).update(canonicalJson({ ...command, hmac: undefined }), 'utf8').digest();
   const given = Buffer.from(command.hmac, 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);

@@ -1,7 +1,8 @@
 /**
  * CommandChannel: remote commands to a device over MQTT (enroll, delete, list, ...). A command
- * runs only when it is well formed, addressed to this device, signed with the shared secret (HMAC-SHA256, see
- * `command-auth.ts`), from an allowed client, issued within the clock-skew window and not seen
+ * runs only when it is well formed, addressed to this device, from a client that is not revoked,
+ * signed with that client's key (its own, or the shared secret of `allowedClients`; HMAC-SHA256,
+ * see `command-auth.ts` and `command-keys.ts`), issued within the clock-skew window and not seen
  * before; anything else is refused: counted, reported as a typed `'refused'` event, answered with
  * `ok: false` when its id can be read, and never executed. Nothing here throws into the process.
  */
@@ -21,7 +22,8 @@ import { DEFAULT_TOPIC_PREFIX, assertTopicLevel, assertTopicPrefix } from '../ev
 import { RecentIds } from './dedup';
 import { MqttConnection, waitForSubscribed } from './connection';
 import { resolveConnection, type MqttConnectionOptions } from './options';
-import { assertSecret, commandHmac, validateCommandShape, verifyCommandHmac, type SignedCommand } from './command-auth';
+import { commandHmac, validateCommandShape, verifyCommandHmac, type SignedCommand } from './command-auth';
+import { CommandKeyring, type CommandKeyOptions } from './command-keys';
 
 /** What a handler gets besides the arguments. */
 export interface CommandContext {
@@ -35,15 +37,11 @@ export interface CommandContext {
 export type CommandHandler = (args: unknown, context: CommandContext) => unknown;
 
 /** Options of {@link CommandChannel.create}. */
-export interface CommandChannelOptions extends MqttConnectionOptions {
+export interface CommandChannelOptions extends MqttConnectionOptions, CommandKeyOptions {
   /** This device's id (a topic level). */
   device: string;
   /** Topic prefix (default `jetface`). */
   prefix?: string;
-  /** The shared secret the HMAC is keyed with (at least 16 bytes). */
-  secret: Buffer | string;
-  /** Client ids whose commands are accepted. */
-  allowedClients: readonly string[];
   /** The verbs this device understands. */
   handlers: Readonly<Record<string, CommandHandler>>;
   /** How far `issuedAt` may be from the device's clock, either way (default 30 s). */
@@ -60,7 +58,11 @@ export interface CommandChannelOptions extends MqttConnectionOptions {
   waitForConnectionMs?: number;
 }
 
-/** The answer to a command, on its response topic. `hmac` signs the rest with the shared secret. */
+/**
+ * The answer to a command, on its response topic. `hmac` signs the rest with the claimed client's
+ * own key, else the shared secret; it is `''` when the device holds neither (an unknown client
+ * on a device without a shared secret): such an answer proves nothing.
+ */
 export type CommandResponse = CommandResponseBody & { hmac: string };
 
 /** A response without its `hmac`. */
@@ -92,7 +94,7 @@ export interface CommandChannelEvents {
   error: [error: JetfaceError];
 }
 
-const REASONS: readonly CommandRefusalReason[] = ['too_large', 'json', 'shape', 'hmac', 'client', 'stale', 'replay', 'verb', 'response_topic'];
+const REASONS: readonly CommandRefusalReason[] = ['too_large', 'json', 'shape', 'hmac', 'client', 'revoked', 'stale', 'replay', 'verb', 'response_topic'];
 
 /**
  * Receives signed commands on `<prefix>/<device>/commands/+` (QoS 1) and answers them.
@@ -101,7 +103,8 @@ const REASONS: readonly CommandRefusalReason[] = ['too_large', 'json', 'shape', 
  * ```ts
  * const channel = await CommandChannel.create({
  *   url: 'mqtts://broker.local:8883', tls: { caFile: 'ca.pem' }, device: 'jetson-1',
- *   secret: readFileSync('/run/secrets/jetface-commands'), allowedClients: ['backend-1'],
+ *   clientKeys: { 'backend-1': readFileSync('/run/secrets/backend-1.key'), console: readFileSync('/run/secrets/console.key') },
+ *   revokedClients: ['old-laptop'],
  *   handlers: { list: async () => gallery.list(), delete: async (args) => gallery.remove((args as { personId: string }).personId) },
  * });
  * channel.on('refused', (e) => console.warn(e.code, e.reason, e.message));
@@ -111,7 +114,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
   private readonly recent: RecentIds;
   private readonly counts = { received: 0, executed: 0, succeeded: 0, failed: 0, refused: 0, responses: 0, responseErrors: 0 };
   private readonly refusedBy = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<CommandRefusalReason, number>;
-  private readonly allowed: ReadonlySet<string>;
+  private readonly keys: CommandKeyring;
   private readonly base: string;
   private subscribed = false;
   private closed = false;
@@ -121,10 +124,11 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     private readonly options: CommandChannelOptions & { maxSkewMs: number; maxPayloadBytes: number; clock: () => number },
     private readonly connection: MqttConnection,
     replayCacheSize: number,
+    keys: CommandKeyring,
   ) {
     super();
     this.recent = new RecentIds(replayCacheSize);
-    this.allowed = new Set(options.allowedClients);
+    this.keys = keys;
     this.base = `${options.prefix ?? DEFAULT_TOPIC_PREFIX}/${options.device}`;
     connection.on('client', (client) => client.on('message', (topic, payload) => void this.onMessage(topic, payload).catch(() => undefined)));
     connection.on('connect', (client) => void this.onConnect(client));
@@ -140,10 +144,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     const prefix = options.prefix ?? DEFAULT_TOPIC_PREFIX;
     assertTopicPrefix(prefix);
     assertTopicLevel('device', options.device);
-    assertSecret(options.secret);
-    if (!Array.isArray(options.allowedClients) || options.allowedClients.some((c) => typeof c !== 'string' || c === '')) {
-      throw new InvalidArgumentError('allowedClients', 'an array of client id strings', options.allowedClients);
-    }
+    const keys = new CommandKeyring(options);
     for (const verb of Object.keys(options.handlers ?? {})) assertTopicLevel('handler verb', verb);
     const maxSkewMs = integer('maxSkewMs', options.maxSkewMs ?? 30_000, 1);
     const maxPayloadBytes = integer('maxPayloadBytes', options.maxPayloadBytes ?? 256 * 1024, 1);
@@ -151,7 +152,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     const waitMs = integer('waitForConnectionMs', options.waitForConnectionMs ?? 10_000, 0);
     const settings = await resolveConnection(options);
     const connection = new MqttConnection(settings, { clientId: options.clientId ?? `jetface-cmd-${options.device}-${randomBytes(4).toString('hex')}`, clean: true });
-    const channel = new CommandChannel({ ...options, maxSkewMs, maxPayloadBytes, clock: options.clock ?? Date.now }, connection, replayCacheSize);
+    const channel = new CommandChannel({ ...options, maxSkewMs, maxPayloadBytes, clock: options.clock ?? Date.now }, connection, replayCacheSize, keys);
     connection.start();
     if (waitMs > 0) {
       try {
@@ -216,18 +217,24 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     if (!shape.ok) return this.refuse('shape', shape.issues.join('; '), { topic, issues: shape.issues }, readableId(value), defaultTopic);
     const command = shape.command;
     const about = { topic, id: command.id, verb: command.verb, clientId: command.clientId };
-    if (command.verb !== topicVerb) return this.refuse('shape', `verb ${command.verb} does not match the topic's ${topicVerb}`, about, command.id, defaultTopic);
-    if (command.device !== this.options.device) return this.refuse('shape', `device ${command.device} does not match this device ${this.options.device}`, about, command.id, defaultTopic);
-    if (!verifyCommandHmac(command, this.options.secret)) return this.refuse('hmac', 'the HMAC does not match the payload', about, command.id, defaultTopic);
+    if (command.verb !== topicVerb) return this.refuse('shape', `verb ${command.verb} does not match the topic's ${topicVerb}`, about, command.id, defaultTopic, command.clientId);
+    if (command.device !== this.options.device) return this.refuse('shape', `device ${command.device} does not match this device ${this.options.device}`, about, command.id, defaultTopic, command.clientId);
+    // The claimed client picks the key: one client's key cannot sign as another.
+    const standing = this.keys.standing(command.clientId);
+    if (standing.kind === 'revoked') return this.refuse('revoked', `client ${command.clientId} is revoked`, about, command.id, defaultTopic, command.clientId);
+    if (standing.kind === 'unknown') return this.refuse('client', `client ${command.clientId} is not allowed (this device holds no key for it)`, about, command.id, defaultTopic, command.clientId);
+    if (!verifyCommandHmac(command, standing.key)) {
+      const whose = standing.shared ? 'the shared secret' : `the key of client ${command.clientId}`;
+      return this.refuse('hmac', `the HMAC does not match the payload signed with ${whose}`, about, command.id, defaultTopic, command.clientId);
+    }
     // From here on the payload is authentic: its responseTopic may be used, if it stays in this device's tree.
     const responseTopic = command.responseTopic ?? defaultTopic;
-    if (!this.ownResponseTopic(responseTopic)) return this.refuse('response_topic', `responseTopic ${responseTopic} is outside ${this.base}/ or is a command topic`, about, command.id, defaultTopic);
-    if (!this.allowed.has(command.clientId)) return this.refuse('client', `client ${command.clientId} is not allowed`, about, command.id, responseTopic);
+    if (!this.ownResponseTopic(responseTopic)) return this.refuse('response_topic', `responseTopic ${responseTopic} is outside ${this.base}/ or is a command topic`, about, command.id, defaultTopic, command.clientId);
     const skew = Date.parse(command.issuedAt) - this.options.clock();
-    if (!(Math.abs(skew) <= this.options.maxSkewMs)) return this.refuse('stale', `issuedAt ${command.issuedAt} is ${Math.round(skew)} ms from the device clock (limit ${this.options.maxSkewMs})`, about, command.id, responseTopic);
-    if (this.recent.seen(command.id)) return this.refuse('replay', `command id ${command.id} was already received`, about, command.id, responseTopic);
+    if (!(Math.abs(skew) <= this.options.maxSkewMs)) return this.refuse('stale', `issuedAt ${command.issuedAt} is ${Math.round(skew)} ms from the device clock (limit ${this.options.maxSkewMs})`, about, command.id, responseTopic, command.clientId);
+    if (this.recent.seen(command.id)) return this.refuse('replay', `command id ${command.id} was already received`, about, command.id, responseTopic, command.clientId);
     const handler = Object.hasOwn(this.options.handlers, command.verb) ? this.options.handlers[command.verb] : undefined;
-    if (!handler) return this.refuse('verb', `unknown verb ${command.verb}`, about, command.id, responseTopic);
+    if (!handler) return this.refuse('verb', `unknown verb ${command.verb}`, about, command.id, responseTopic, command.clientId);
     await this.execute(command, handler, responseTopic);
   }
 
@@ -245,11 +252,11 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
       body = { id: command.id, ok: false, error: { code: failure.code, message: failure.message } };
       this.counts.failed += 1;
     }
-    const response = await this.respond(responseTopic, body);
+    const response = await this.respond(responseTopic, body, command.clientId);
     this.emit('executed', context, response);
   }
 
-  private refuse(reason: CommandRefusalReason, message: string, details: Record<string, unknown>, id: string | undefined, responseTopic: string): Promise<void> {
+  private refuse(reason: CommandRefusalReason, message: string, details: Record<string, unknown>, id: string | undefined, responseTopic: string, clientId?: string): Promise<void> {
     this.counts.refused += 1;
     this.refusedBy[reason] += 1;
     const error = new CommandRefusedError(reason, message, details);
@@ -259,11 +266,12 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
       // a throwing listener must not take the message handler down
     }
     if (id === undefined) return Promise.resolve();
-    return this.respond(responseTopic, { id, ok: false, error: { code: error.code, message: error.message, reason } }).then(() => undefined);
+    return this.respond(responseTopic, { id, ok: false, error: { code: error.code, message: error.message, reason } }, clientId).then(() => undefined);
   }
 
-  private async respond(topic: string, body: CommandResponseBody): Promise<CommandResponse> {
-    const response = { ...body, hmac: commandHmac(body, this.options.secret) } as CommandResponse;
+  private async respond(topic: string, body: CommandResponseBody, clientId: string | undefined): Promise<CommandResponse> {
+    const key = this.keys.responseKey(clientId);
+    const response = { ...body, hmac: key === undefined ? '' : commandHmac(body, key) } as CommandResponse;
     const client = this.connection.current;
     try {
       if (!client) throw new Error('not connected');
