@@ -199,6 +199,8 @@ export type { Gallery, PersonRecord, PersonInput, EmbeddingInput, SearchOptions,
 export { ConsoleServer, type ConsoleServerOptions, type ConsoleRoute } from './console/server';
 export { startDeviceConsole, type ConsoleOverrides, type DeviceConsole } from './console/start-console';
 export { LocalConsoleBackend, type LocalDeviceParts } from './console/local-backend';
+export { FleetConsoleBackend, type FleetBackendOptions, type FleetDevice } from './console/fleet-backend';
+export { startFleetConsole, type FleetConsoleOptions, type FleetConsole } from './console/start-fleet';
 export type { ConsoleBackend, CameraView, PersonView, StatusView, ConsolePersonInput } from './console/backend';
 export { hashPassword, parsePasswordHash, verifyPassword, type PasswordHash } from './console/password';
 export type { ConsoleConfig } from './config/schema';

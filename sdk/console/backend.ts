@@ -17,6 +17,10 @@ export interface CameraView {
   fps: number;
   frames: number;
   faces: number;
+  /** The device it belongs to (the fleet console; a device's own console leaves it out). */
+  device?: string;
+  /** The camera's latest event (the fleet console, which has no frames). */
+  lastEvent?: { type: string; time: string; name: string | null } | null;
 }
 
 /** A person as the People page lists them. */
@@ -25,6 +29,8 @@ export interface PersonView extends PersonRecord {
   needsReEnrollment: boolean;
   /** Embeddings of other models, by model id. */
   staleEmbeddings: Record<string, number>;
+  /** The devices that hold this person (the fleet console). */
+  devices?: string[];
 }
 
 /** The Status page. */
@@ -48,11 +54,14 @@ export interface ConsolePersonInput {
 export interface ConsoleBackend {
   /** The device id (shown in the title). */
   readonly device: string;
+  /** True for the fleet console: many devices, no live frames (they stay on each device). */
+  readonly fleet?: boolean;
   readonly events: EventHub;
   readonly live: LiveView;
   readonly unknown: UnknownFaces;
   cameras(): CameraView[];
-  listPeople(): PersonView[];
+  /** The fleet console asks its devices, hence the promise. */
+  listPeople(): PersonView[] | Promise<PersonView[]>;
   /** Runs the quality gates on each image; serialized with every other gallery change. */
   enroll(person: ConsolePersonInput, images: EnrollmentImage[]): Promise<PersonEnrollment>;
   /** Enrolls an unknown face's kept faces (quality gates as seen in the camera); null when no such unknown face. Removes it once enrolled. */

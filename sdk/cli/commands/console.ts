@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { hashPassword } from '../../console/password';
+import { registerFleetConsole } from './console-fleet';
 
 interface PasswdOptions {
   out?: string;
@@ -39,6 +40,7 @@ async function readPassword(): Promise<string> {
  */
 export function registerConsole(program: Command): void {
   const command = program.command('console').description('the device console (web pages); see docs/console.md');
+  registerFleetConsole(command);
   command
     .command('passwd')
     .description("hash the console's password (scrypt) for console.passwordHashFile / passwordHashEnv; reads it from the terminal or stdin")

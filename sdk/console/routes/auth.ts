@@ -68,6 +68,6 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ConsoleContext): v
   /** The page's first call: who is logged in, the CSRF token for its changes, the device. */
   app.get('/api/session', async (request, reply) => {
     const csrfToken = reply.generateCsrf({ userInfo: request.consoleSession!.id } as never);
-    return { device: ctx.backend.device, via: request.consoleSession!.via, expiresAt: new Date(request.consoleSession!.expiresAt).toISOString(), csrfToken };
+    return { device: ctx.backend.device, fleet: ctx.backend.fleet === true, via: request.consoleSession!.via, expiresAt: new Date(request.consoleSession!.expiresAt).toISOString(), csrfToken };
   });
 }

@@ -6,7 +6,7 @@ import { HttpError } from '../security';
 const CAMERA_PARAMS = { type: 'object', required: ['camera'], properties: { camera: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$' } } } as const;
 
 export function registerLiveRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
-  app.get('/api/cameras', async () => ({ device: ctx.backend.device, cameras: ctx.backend.cameras() }));
+  app.get('/api/cameras', async () => ({ device: ctx.backend.device, fleet: ctx.backend.fleet === true, cameras: ctx.backend.cameras() }));
 
   /**
    * The newest frame (204 until one arrives): asking marks the camera watched, which is what makes

@@ -15,7 +15,7 @@ const PERSON_PARAMS = { type: 'object', required: ['personId'], properties: { pe
 const CONTROL = new RegExp(TEXT);
 
 export function registerPeopleRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
-  app.get('/api/people', async () => ({ people: ctx.backend.listPeople() }));
+  app.get('/api/people', async () => ({ people: await ctx.backend.listPeople() }));
 
   /** multipart/form-data: `personId`, `name`, then 1..maxUploadFiles `photo` files; every part is read (and bounded) before anything is enrolled. */
   app.post('/api/people', async (request) => {

@@ -1,5 +1,11 @@
 /** The page's calls to its device: same origin, session cookie, CSRF token on every change. */
 let csrf = '';
+let fleetView = false;
+
+/** The fleet console (many devices, no live frames), as the session said. */
+export function isFleet(): boolean {
+  return fleetView;
+}
 
 /** An error answer: `{ error: { code, message } }`. */
 export class ApiError extends Error {
@@ -41,9 +47,10 @@ export async function send<T>(method: 'POST' | 'DELETE', url: string, body?: obj
 }
 
 /** Loads the session (and its CSRF token). */
-export async function loadSession(): Promise<{ device: string; csrfToken: string }> {
-  const s = await get<{ device: string; csrfToken: string }>('/api/session');
+export async function loadSession(): Promise<{ device: string; csrfToken: string; fleet: boolean }> {
+  const s = await get<{ device: string; csrfToken: string; fleet: boolean }>('/api/session');
   csrf = s.csrfToken;
+  fleetView = s.fleet === true;
   return s;
 }
 

@@ -1,5 +1,5 @@
 /** Events: recognitions and unknowns as they happen (Server-Sent Events), filtered by camera and person. */
-import { get } from '../api';
+import { get, isFleet } from '../api';
 import { fill, h, time } from '../dom';
 
 interface JetfaceEvent {
@@ -18,7 +18,7 @@ interface JetfaceEvent {
 function row(e: JetfaceEvent): HTMLTableRowElement {
   const who = e.identity ? `${e.identity.name} (${e.identity.personId})` : 'identity' in e ? 'unknown' : '';
   const detail = e.reason ?? e.error?.message ?? e.trackId ?? '';
-  const tr = h('tr', { 'data-id': e.id, 'data-received-at': String(Date.now()) }, h('td', {}, time(e.time)), h('td', {}, e.type), h('td', {}, e.camera), h('td', {}, who), h('td', {}, e.similarity == null ? '' : e.similarity.toFixed(3)), h('td', { class: 'muted' }, detail));
+  const tr = h('tr', { 'data-id': e.id, 'data-received-at': String(Date.now()) }, h('td', {}, time(e.time)), h('td', {}, e.type), isFleet() ? h('td', {}, e.device) : null, h('td', {}, e.camera), h('td', {}, who), h('td', {}, e.similarity == null ? '' : e.similarity.toFixed(3)), h('td', { class: 'muted' }, detail));
   return tr;
 }
 
@@ -45,7 +45,7 @@ export function eventsPage(main: HTMLElement): () => void {
   };
   const form = h('form', { class: 'filters row', onsubmit: (e: Event) => (e.preventDefault(), void connect()) }, camera, person, h('button', { type: 'submit' }, 'Filter'), state);
   camera.addEventListener('change', () => void connect());
-  main.append(h('h2', {}, 'Events'), form, h('table', {}, h('thead', {}, h('tr', {}, ...['time', 'type', 'camera', 'person', 'similarity', 'detail'].map((t) => h('th', {}, t)))), body));
+  main.append(h('h2', {}, 'Events'), form, h('table', {}, h('thead', {}, h('tr', {}, ...['time', 'type', ...(isFleet() ? ['device'] : []), 'camera', 'person', 'similarity', 'detail'].map((t) => h('th', {}, t)))), body));
   void get<{ cameras: { id: string }[] }>('/api/cameras').then(({ cameras }) => camera.append(...cameras.map((c) => h('option', { value: c.id }, c.id))));
   void connect();
   return () => source?.close();

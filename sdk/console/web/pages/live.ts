@@ -1,5 +1,5 @@
 /** Live: each camera's latest frame with boxes, names and similarities; online/offline and fps. */
-import { get } from '../api';
+import { get, isFleet } from '../api';
 import { fill, h } from '../dom';
 
 interface Camera {
@@ -7,6 +7,8 @@ interface Camera {
   online: boolean;
   state: string;
   fps: number;
+  device?: string;
+  lastEvent?: { type: string; time: string; name: string | null } | null;
 }
 interface LiveFace {
   trackId: string;
@@ -48,7 +50,29 @@ function draw(canvas: HTMLCanvasElement, image: ImageBitmap, meta: Meta): void {
   canvas.dataset.faces = JSON.stringify(meta.faces.map((f) => ({ name: f.name, status: f.status, similarity: f.similarity })));
 }
 
+/** The fleet has no frames (they never leave a device): each camera's state, fps and latest event. */
+function fleetLivePage(main: HTMLElement): () => void {
+  const grid = h('div', { class: 'grid' });
+  main.append(h('h2', {}, 'Live'), h('p', { class: 'muted' }, "Frames stay on each device: open a device's own console to watch its cameras. Here: each camera's state, frame rate and latest event."), grid);
+  const refresh = async (): Promise<void> => {
+    const { cameras } = await get<{ cameras: Camera[] }>('/api/cameras');
+    const last = (c: Camera): string => (c.lastEvent ? `${c.lastEvent.type}${c.lastEvent.name ? ` · ${c.lastEvent.name}` : ''} · ${new Date(c.lastEvent.time).toLocaleTimeString()}` : 'no event yet');
+    fill(
+      grid,
+      ...(cameras.length
+        ? cameras.map((c) =>
+            h('article', { class: 'card camera', 'data-device': c.device ?? '', 'data-camera': c.id }, h('div', { class: 'row' }, h('strong', {}, `${c.device ?? ''} / ${c.id}`), h('span', { class: `badge ${c.online ? 'ok' : 'bad'}` }, c.online ? 'online' : 'offline'), h('span', { class: 'muted' }, `${c.fps.toFixed(1)} fps · ${c.state}`)), h('div', { class: 'muted last-event' }, last(c))),
+          )
+        : [h('p', { class: 'muted' }, 'No device seen on the broker yet.')]),
+    );
+  };
+  void refresh();
+  const timer = setInterval(() => void refresh().catch(() => undefined), 2000);
+  return () => clearInterval(timer);
+}
+
 export function livePage(main: HTMLElement): () => void {
+  if (isFleet()) return fleetLivePage(main);
   let stopped = false;
   const grid = h('div', { class: 'grid' });
   main.append(h('h2', {}, 'Live'), grid);

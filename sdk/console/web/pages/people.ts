@@ -1,5 +1,5 @@
 /** People: the gallery, with who needs re-enrollment; add from photos, rename, delete. */
-import { errorText, get, send } from '../api';
+import { errorText, get, isFleet, send } from '../api';
 import { fill, h } from '../dom';
 import { outcomeList, slug, type Enrollment } from '../outcomes';
 
@@ -10,6 +10,7 @@ interface Person {
   needsReEnrollment: boolean;
   staleEmbeddings: Record<string, number>;
   createdAt: string;
+  devices?: string[];
 }
 
 export function peoplePage(main: HTMLElement): () => void {
@@ -19,7 +20,7 @@ export function peoplePage(main: HTMLElement): () => void {
     const { people } = await get<{ people: Person[] }>('/api/people');
     fill(body, ...(people.length ? people.map((p) => personRow(p, message, () => void load())) : [h('tr', {}, h('td', { colSpan: 5, class: 'muted' }, 'Nobody enrolled yet.'))]));
   };
-  main.append(h('h2', {}, 'People'), addForm(message, () => void load()), message, h('table', {}, h('thead', {}, h('tr', {}, ...['name', 'id', 'embeddings', '', ''].map((t) => h('th', {}, t)))), body));
+  main.append(h('h2', {}, 'People'), addForm(message, () => void load()), message, h('table', {}, h('thead', {}, h('tr', {}, ...['name', 'id', ...(isFleet() ? ['devices'] : []), 'embeddings', '', ''].map((t) => h('th', {}, t)))), body));
   void load();
   return () => undefined;
 }
@@ -48,6 +49,7 @@ function personRow(p: Person, message: HTMLElement, reload: () => void): HTMLTab
     { 'data-person': p.personId },
     h('td', {}, h('div', { class: 'row' }, name, h('button', { class: 'secondary', type: 'button', onclick: rename }, 'Rename'))),
     h('td', { class: 'muted' }, p.personId),
+    isFleet() ? h('td', { class: 'devices' }, (p.devices ?? []).join(', ')) : null,
     h('td', {}, String(p.embeddings), stale ? h('span', { class: 'muted' }, ` (+${stale} of other models)`) : null),
     h('td', {}, p.needsReEnrollment ? h('span', { class: 'badge warn' }, 'needs re-enrollment') : null),
     h('td', {}, del),

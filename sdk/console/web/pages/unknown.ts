@@ -1,5 +1,5 @@
 /** Unknown faces: strangers (unnamed tracks grouped by similarity) to enroll as a person, or dismiss. */
-import { errorText, get, send } from '../api';
+import { errorText, get, isFleet, send } from '../api';
 import { fill, h, time } from '../dom';
 import { outcomeList, slug, type Enrollment } from '../outcomes';
 
@@ -48,6 +48,10 @@ function card(s: Stranger, people: { personId: string; name: string }[], reload:
 }
 
 export function unknownPage(main: HTMLElement): () => void {
+  if (isFleet()) {
+    main.append(h('h2', {}, 'Unknown faces'), h('p', { class: 'muted' }, "Unknown faces are reviewed on each device's own console: their crops never leave the device."));
+    return () => undefined;
+  }
   const list = h('div', { class: 'grid' });
   let shown = '';
   main.append(h('h2', {}, 'Unknown faces'), h('p', { class: 'muted' }, 'Tracks that ended without a name, grouped when they look like one person. Their crops stay in memory only.'), list);
