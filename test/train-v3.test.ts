@@ -130,5 +130,29 @@ run(`joint model v3${why}`, () => {
         await engine.close();
       }
     });
+
+    test('the fixed-K export has static shapes, pads with zero scores and finds the same faces', async () => {
+      const fixed = join(work, 'fixed');
+      python('export_v3.py', ['--weights', join(work, 'run', 'weights.pt'), '--out', fixed, '--labels', join(work, 'labels.jsonl'), '--data', DATA_DIR, '--models', dataPath('models'), '--size', '320', '--max-faces', '8', '--fixed-k']);
+      const fixedBundle = join(work, 'fixed-bundle');
+      const { manifest } = await writeJointBundle({ from: fixed, out: fixedBundle, name: 'v3-smoke-k8' });
+      expect(manifest.kind === 'joint' && manifest.inGraphNms).toBeFalsy();
+      const session = await ort.InferenceSession.create(join(fixedBundle, 'model.onnx'));
+      try {
+        const out = await session.run({ image: new ort.Tensor('uint8', new Uint8Array(320 * 320 * 3).fill(90), [1, 320, 320, 3]) });
+        expect(out['embeddings']!.dims).toEqual([1, 8, 128]);
+        expect(Math.max(...(out['scores']!.data as Float32Array))).toBe(0); // a blank frame: all padding
+      } finally {
+        await session.release();
+      }
+      const frame = await loadImageFrame(dataPath('scenes', 'two_people.jpg'));
+      const [a, b] = [await FaceEngine.create(bundle, { providers: ['cpu'] }), await FaceEngine.create(fixedBundle, { providers: ['cpu'] })];
+      try {
+        const [dynamicFaces, fixedFaces] = [await a.detect(frame), await b.detect(frame)];
+        expect(fixedFaces.map((f) => f.box.map(Math.round))).toEqual(dynamicFaces.map((f) => f.box.map(Math.round)));
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    }, 300_000);
   });
 });

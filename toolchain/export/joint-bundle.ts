@@ -7,6 +7,8 @@ import { checkExport, type ExportCheck } from './check-export';
 
 /** What the trainer wrote beside model.onnx (export.json). */
 interface ExportInfo {
+  /** The network design (`v3`: stem and branches initialized from the reference models); absent before v3. */
+  design?: string;
   size: number;
   top_k: number;
   opset: number;
@@ -14,6 +16,10 @@ interface ExportInfo {
   params: number;
   /** Design v3 and later: score threshold and NMS run in the graph (K ≤ top_k faces out). */
   nms?: { scoreThreshold: number; iouThreshold: number };
+  /** Fixed-K export: exactly top_k faces, zero-score padding after the in-graph NMS (static shapes). */
+  fixed_k?: boolean;
+  /** The in-graph score floor of a fixed-K export. */
+  score_floor?: number;
   /** Per-face work of the recognition body (GFLOPs for one face). */
   gflops_per_face?: number;
 }
@@ -27,6 +33,10 @@ export interface JointBundleOptions {
   /** Measured numbers to record in the manifest and model card. */
   metrics?: Record<string, number | string | boolean>;
   description?: string;
+  /** How evaluation commands run this bundle when no flag is given (manifest `evaluation`). */
+  evaluation?: BundleManifest['evaluation'];
+  /** Markdown appended to the model card (e.g. how the match threshold was chosen). */
+  notes?: string;
 }
 
 /** Training data and terms that travel with every model trained on ../shared/data. */
@@ -41,6 +51,13 @@ export const TRAINING_TERMS = [
   'CelebA: non-commercial research use only',
   'scenes/ photos carry no stated license: test use only',
   'Teacher models: YuNet (MIT / Apache-2.0); MobileFaceNet weights (Apache-2.0 repository, trained on MS1M-derived data, research)',
+];
+
+/** Where v3's starting weights come from: they are fine-tuned from these, so their terms travel too. */
+export const V3_ORIGINS = [
+  'Stem and detection branch: initialized from YuNet (`yunet_s_640_640.onnx`, OpenCV Zoo; MIT / Apache-2.0), read by toolchain/train/onnx_import.py',
+  'Recognition body: initialized from MobileFaceNet (`mobilefacenet_128.onnx`; Apache-2.0 code, weights trained on MS1M-derived data: research use), after a 1x1 adapter fitted by toolchain/train/fit_adapter.py',
+  'Fine-tuned end to end by toolchain/train/train_v3.py (L = L_det + λ·L_rec, L_rec: mimicking of the teacher cascade\'s embedding)',
 ];
 
 /**
@@ -77,7 +94,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       precision: 'fp32',
       embeddingDim: 128,
       thresholds: {
-        detection: info.nms ? Math.max(0.6, info.nms.scoreThreshold) : 0.5,
+        detection: info.nms || info.score_floor !== undefined ? Math.max(0.6, info.nms?.scoreThreshold ?? info.score_floor ?? 0) : 0.5,
         nmsIou: info.nms?.iouThreshold ?? 0.4,
         match: 0.4,
         ...options.thresholds,
@@ -88,25 +105,32 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       outputs: { scores: 'scores', boxes: 'boxes', landmarks: 'landmarks', embeddings: 'embeddings' },
       topK: info.top_k,
       ...(info.nms ? { inGraphNms: info.nms } : {}),
-      provenance: { description: options.description ?? 'jetface joint single-pass model', trainingData: TRAINING_DATA, terms: TRAINING_TERMS },
+      ...(options.evaluation ? { evaluation: options.evaluation } : {}),
+      provenance: {
+        description: options.description ?? 'jetface joint single-pass model',
+        trainingData: info.design === 'v3' ? [...V3_ORIGINS, ...TRAINING_DATA] : TRAINING_DATA,
+        terms: TRAINING_TERMS,
+      },
       metrics,
     },
-    modelCard(name, info, check, metrics, options.description),
+    modelCard(name, info, check, metrics, options.description, options.notes),
   );
   return { manifest, check };
 }
 
-function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string): string {
+function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string, notes?: string): string {
+  const origins = info.design === 'v3' ? `\n## Origins of the weights\n\n${V3_ORIGINS.map((t) => `- ${t}`).join('\n')}\n` : '';
   return `# ${name}
 
 ${description ?? 'A jetface **joint** model: one pass over the frame gives every face (score, box, 5 landmarks) and its 128-D identity embedding.'}
 
 - Input: ${info.size}x${info.size} uint8 RGB, NHWC, letterboxed by the SDK; normalization inside the graph.
-- Outputs: ${info.nms ? `the faces that survive the in-graph score threshold ${info.nms.scoreThreshold} and NMS at IoU ${info.nms.iouThreshold} (at most ${info.top_k}; the recognition body runs on those only)` : `top-${info.top_k} candidates`} (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
+- Outputs: ${info.fixed_k ? `exactly ${info.top_k} faces after the in-graph score threshold ${info.score_floor} and NMS, zero-score padding (static shapes; the recognition body runs on all ${info.top_k})` : info.nms ? `the faces that survive the in-graph score threshold ${info.nms.scoreThreshold} and NMS at IoU ${info.nms.iouThreshold} (at most ${info.top_k}; the recognition body runs on those only)` : `top-${info.top_k} candidates`} (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
 - Size: ${info.params.toLocaleString('en-US')} parameters, ${info.gflops} GFLOPs at ${info.size}x${info.size}; ONNX opset ${info.opset}.
-- Trained by \`toolchain/train/train.py\` (L = L_det + λ·L_rec) on teacher labels from \`jetface label\`.
+- Trained by \`toolchain/train/${info.design === 'v3' ? 'train_v3.py' : 'train.py'}\` (L = L_det + λ·L_rec) on teacher labels from \`jetface label\`.
 - Export check against PyTorch in onnxruntime-node (${check.compared} candidates): max |Δ| ${Object.entries(check.maxAbsDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}.
 
+${origins}${notes ? `\n${notes.trim()}\n` : ''}
 ## Measured
 
 ${Object.entries(metrics).map(([k, v]) => `- ${k}: ${String(v)}`).join('\n')}

@@ -63,15 +63,27 @@ class _NonMaxSuppression(torch.autograd.Function):
 class JointV3Export(nn.Module):
     """uint8 NHWC RGB [1,H,W,3] -> the K surviving faces' scores, boxes, landmarks and unit embeddings."""
 
-    def __init__(self, net: JointV3, size: int, max_faces: int, score_threshold: float, iou: float):
+    def __init__(self, net: JointV3, size: int, max_faces: int, score_threshold: float, iou: float, fixed_k: bool = False):
         super().__init__()
         self.net, self.size, self.max_faces, self.score_threshold, self.iou = net, size, max_faces, score_threshold, iou
+        self.fixed_k = fixed_k
 
     def forward(self, image: torch.Tensor):
         stem, heads = self.net(rgb_uint8_nhwc_to_bgr(image))
         scores, boxes, marks = decode_heads(heads, self.size, self.size)
         sel = _NonMaxSuppression.apply(boxes, scores.unsqueeze(1), self.max_faces, self.iou, self.score_threshold)
         idx = sel[:, 2]
+        if self.fixed_k:
+            # Static shapes for engines that want them: the survivors keep their scores, every other
+            # candidate gets 0, and TopK takes exactly max_faces (padding scores 0 fall under any threshold).
+            kept = torch.zeros_like(scores[0]).scatter(0, idx, torch.ones_like(idx, dtype=scores.dtype))
+            _, idx = (scores[0] * kept).topk(self.max_faces)
+            s = (scores[0] * kept).index_select(0, idx)
+            bx = boxes[0].index_select(0, idx)
+            mk = marks[0].index_select(0, idx)
+            emb = self.net.embed(stem, mk.reshape(-1, 5, 2))
+            emb = emb / torch.sqrt((emb * emb).sum(-1, keepdim=True)).clamp(min=1e-6)
+            return s.unsqueeze(0), bx.unsqueeze(0), mk.unsqueeze(0), emb.unsqueeze(0)
         s = scores[0].index_select(0, idx)
         bx = boxes[0].index_select(0, idx)
         mk = marks[0].index_select(0, idx)
@@ -107,8 +119,9 @@ def count_macs(net: JointV3, size: int) -> tuple[float, float]:
     return totals['shared'], totals['face']
 
 
-def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshold: float, iou: float, data_root: str, labels: str) -> dict:
-    model = JointV3Export(net.eval(), size, max_faces, score_threshold, iou).eval()
+def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshold: float, iou: float, data_root: str, labels: str,
+              fixed_k: bool = False) -> dict:
+    model = JointV3Export(net.eval(), size, max_faces, score_threshold, iou, fixed_k).eval()
     items, _ = load_v3_labels(labels)
     image = reference_image(data_root, items, size)
     x = torch.from_numpy(image).unsqueeze(0)
@@ -117,7 +130,7 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
     with torch.no_grad():
         ref = model(x)
         torch.onnx.export(model, (x,), str(onnx_path), opset_version=OPSET, input_names=['image'], output_names=names,
-                          dynamic_axes={n: {1: 'faces'} for n in names}, do_constant_folding=True)
+                          dynamic_axes={} if fixed_k else {n: {1: 'faces'} for n in names}, do_constant_folding=True)
     refdir = out / 'reference'
     refdir.mkdir(parents=True, exist_ok=True)
     image.tofile(refdir / 'image.u8')
@@ -127,7 +140,8 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
                                                        'outputs': {n: list(t.shape) for n, t in zip(names, ref)}}, indent=2))
     shared, face = count_macs(net, size)
     info = {'onnx': str(onnx_path), 'design': 'v3', 'size': size, 'top_k': max_faces, 'opset': OPSET,
-            'nms': {'scoreThreshold': score_threshold, 'iouThreshold': iou},
+            # fixed K: exactly top_k outputs (the host filters the zero-score padding and runs NMS as for v1/v2)
+            **({'fixed_k': True, 'score_floor': score_threshold} if fixed_k else {'nms': {'scoreThreshold': score_threshold, 'iouThreshold': iou}}),
             'gflops': round(2 * shared / 1e9, 3), 'gflops_per_face': round(2 * face / 1e9, 3),
             'params': sum(p.numel() for p in net.parameters()), 'bytes': onnx_path.stat().st_size, 'reference_faces': int(ref[0].shape[1])}
     (out / 'export.json').write_text(json.dumps(info, indent=2))
@@ -152,12 +166,14 @@ def main() -> None:
     ap.add_argument('--max-faces', type=int, default=200)
     ap.add_argument('--score-threshold', type=float, default=0.5, help='in-graph floor: faces below it are never embedded')
     ap.add_argument('--iou', type=float, default=0.3)
+    ap.add_argument('--fixed-k', action='store_true',
+                    help='static output shapes: exactly --max-faces faces (zero-score padding), the body runs on all of them')
     args = ap.parse_args()
     torch.set_num_threads(2)
     net = load_v3(args.weights, args.models)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(export_v3(net, out, args.size, args.max_faces, args.score_threshold, args.iou, args.data, args.labels)))
+    print(json.dumps(export_v3(net, out, args.size, args.max_faces, args.score_threshold, args.iou, args.data, args.labels, args.fixed_k)))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
 import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
+import type { BundleManifest } from '../../bundle/manifest';
 import { InvalidArgumentError } from '../../errors';
 import { parseNumber } from '../shared-options';
 
@@ -48,8 +50,12 @@ export function registerBundle(program: Command): void {
     .option('--name <name>', 'bundle name', 'jetface-joint')
     .option('--detection-threshold <p>', "the bundle's default minimum face score (default: 0.5, or at least 0.6 and the graph's floor with in-graph NMS)")
     .option('--description <text>', 'first paragraph of the model card')
+    .option('--match-threshold <cosine>', "the bundle's match threshold (default 0.4; tune it with npm run eval:threshold)")
+    .option('--eval-canvas <px>', 'manifest evaluation.canvas: the LFW canvas eval verify uses without --canvas')
+    .option('--eval-fill <mode>', 'manifest evaluation.fill: grey | black | edge')
+    .option('--notes <file>', 'markdown appended to the model card (how the threshold was chosen, caveats)')
     .option('--metric <key=value...>', 'a measured number to record in the manifest and model card (repeatable)')
-    .action(async (o: { from: string; out: string; name: string; detectionThreshold?: string; description?: string; metric?: string[] }) => {
+    .action(async (o: JointBundleCliOptions) => {
       const metrics = Object.fromEntries(
         (o.metric ?? []).map((kv) => {
           const [key, value] = kv.split('=', 2);
@@ -61,10 +67,38 @@ export function registerBundle(program: Command): void {
         from: o.from,
         out: o.out,
         name: o.name,
-        thresholds: o.detectionThreshold === undefined ? {} : { detection: parseNumber('--detection-threshold', o.detectionThreshold) },
+        thresholds: {
+          ...(o.detectionThreshold === undefined ? {} : { detection: parseNumber('--detection-threshold', o.detectionThreshold) }),
+          ...(o.matchThreshold === undefined ? {} : { match: parseNumber('--match-threshold', o.matchThreshold) }),
+        },
         ...(o.description ? { description: o.description } : {}),
+        ...(o.evalCanvas !== undefined || o.evalFill !== undefined ? { evaluation: evaluationOption(o) } : {}),
+        ...(o.notes ? { notes: await readFile(o.notes, 'utf8') } : {}),
         metrics,
       });
       console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, compared: check.compared, maxAbsDiff: check.maxAbsDiff }));
     });
+}
+
+interface JointBundleCliOptions {
+  from: string;
+  out: string;
+  name: string;
+  detectionThreshold?: string;
+  matchThreshold?: string;
+  evalCanvas?: string;
+  evalFill?: string;
+  notes?: string;
+  description?: string;
+  metric?: string[];
+}
+
+const FILLS = ['grey', 'black', 'edge'] as const;
+
+function evaluationOption(o: JointBundleCliOptions): NonNullable<BundleManifest['evaluation']> {
+  if (o.evalFill !== undefined && !(FILLS as readonly string[]).includes(o.evalFill)) throw new InvalidArgumentError('--eval-fill', FILLS.join(' | '), o.evalFill);
+  return {
+    ...(o.evalCanvas !== undefined ? { canvas: parseNumber('--eval-canvas', o.evalCanvas) } : {}),
+    ...(o.evalFill !== undefined ? { fill: o.evalFill as (typeof FILLS)[number] } : {}),
+  };
 }
