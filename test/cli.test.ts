@@ -4,8 +4,9 @@
  * cascade bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parsePasswordHash, verifyPassword } from '../sdk/console/password';
 import type { DetectionMetrics } from '../sdk/eval/detection';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, describeWithData, tempDir } from './support/data';
@@ -22,10 +23,16 @@ interface CliResult {
 
 /** Runs `jetface ARGS` in the project root and waits for it. */
 function jetface(...args: string[]): CliResult {
+  return jetfaceWithInput(undefined, ...args);
+}
+
+/** Runs `jetface ARGS` with `input` piped on stdin (not a terminal). */
+function jetfaceWithInput(input: string | undefined, ...args: string[]): CliResult {
   const r = spawnSync(process.execPath, ['--require', TSX, 'sdk/cli/main.ts', ...args], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
     timeout: 100_000,
+    ...(input !== undefined ? { input } : {}),
   });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -331,6 +338,54 @@ describe('jetface CLI usage errors', () => {
       const r = jetface('frobnicate');
       expect(r.status).toBe(2);
       expect(r.stderr).toContain("unknown command 'frobnicate'");
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe('jetface console passwd', () => {
+  const PASSWORD = 'correct horse battery staple';
+
+  test(
+    'a password piped on stdin: the scrypt hash on stdout verifies it (and nothing else); the password is printed nowhere',
+    async () => {
+      const r = jetfaceWithInput(`${PASSWORD}\nignored second line\n`, 'console', 'passwd');
+      expectOk(r);
+      const lines = r.stdout.split('\n').filter((l) => l !== '');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^scrypt\$\d+\$\d+\$\d+\$/);
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+      const hash = parsePasswordHash(lines[0]!, 'stdout');
+      expect(await verifyPassword(hash, PASSWORD)).toBe(true);
+      expect(await verifyPassword(hash, 'ignored second line')).toBe(false);
+      expect(await verifyPassword(hash, `${PASSWORD} `)).toBe(false);
+    },
+    TEST_TIMEOUT,
+  );
+
+  test(
+    '--out FILE writes the hash to a file of mode 0600 and says how to configure it',
+    async () => {
+      const out = join(tempDir(), 'console.hash');
+      const r = jetfaceWithInput(`${PASSWORD}\n`, 'console', 'passwd', '--out', out);
+      expectOk(r);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`console.passwordHashFile: ${out}`);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      const hash = parsePasswordHash(readFileSync(out, 'utf8'), out);
+      expect(await verifyPassword(hash, PASSWORD)).toBe(true);
+    },
+    TEST_TIMEOUT,
+  );
+
+  test(
+    'a password shorter than 8 characters exits 1 with E_CONSOLE and writes no file',
+    () => {
+      const out = join(tempDir(), 'console.hash');
+      const r = jetfaceWithInput('short\n', 'console', 'passwd', '--out', out);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/E_CONSOLE: a console password has 8 to 1024 characters/);
+      expect(() => statSync(out)).toThrow();
     },
     TEST_TIMEOUT,
   );

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { GuestEnroller, type GuestOutcome } from '../sdk/app/demo/guests';
+import { runDemo } from '../sdk/app/demo/run-demo';
 import { defaultCamera, samplePhotosDir } from '../sdk/app/demo/input';
 import { main } from '../sdk/cli/main';
 import type { JetfaceEvent } from '../sdk/events/types';
@@ -93,6 +94,63 @@ describeWithPhotos('jetface demo --headless', () => {
     const { code, err } = await run(['demo', '--headless', '--enroll', '/nonexistent/people', '--out', join(tempDir(), 'index.html')]);
     expect(code).toBe(1);
     expect(err).toMatch(/E_INPUT_FILE: \/nonexistent\/people: cannot read the people folder/);
+  });
+
+  test('the console: the demo prints a one-time login link that logs in over HTTP while it runs; --console keeps serving after the input ends', async () => {
+    const lines: string[] = [];
+    let consoleLine!: (line: string) => void;
+    let keptLine!: (line: string) => void;
+    const printed = new Promise<string>((r) => (consoleLine = r));
+    const kept = new Promise<string>((r) => (keptLine = r));
+    const abort = new AbortController();
+    const write = (line: string): void => {
+      lines.push(line);
+      if (line.startsWith('console: ')) consoleLine(line);
+      if (line.startsWith('console still serving')) keptLine(line);
+    };
+    const demo = runDemo({ headless: true, input: join(PHOTOS!, 'sample6.jpg'), out: null, keepConsole: true, signal: abort.signal, write });
+    let ended = false;
+    void demo.then(() => (ended = true), () => (ended = true));
+    try {
+      const line = await printed;
+      expect(line).toMatch(/^console: http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{43} \(a one-time login link; the console serves while the demo runs and after\)$/);
+      const link = /^console: (\S+)/.exec(line)![1]!;
+      const base = new URL(link).origin;
+
+      // Without a session the API refuses; the link opens one (HttpOnly, SameSite=Strict) and redirects to the pages.
+      expect((await fetch(`${base}/api/session`)).status).toBe(401);
+      const login = await fetch(link, { redirect: 'manual' });
+      expect(login.status).toBe(303);
+      expect(login.headers.get('location')).toBe('/');
+      const setCookie = login.headers.get('set-cookie') ?? '';
+      expect(setCookie).toMatch(/jetface_session=[\w-]+;/);
+      expect(setCookie).toMatch(/HttpOnly/i);
+      expect(setCookie).toMatch(/SameSite=Strict/i);
+      const cookie = /(jetface_session=[\w-]+)/.exec(setCookie)![1]!;
+      const session = await fetch(`${base}/api/session`, { headers: { cookie } });
+      expect(session.status).toBe(200);
+      expect(await session.json()).toMatchObject({ via: 'token', csrfToken: expect.any(String) });
+      const index = await fetch(`${base}/`, { headers: { cookie, accept: 'text/html' } });
+      expect(index.status).toBe(200);
+      expect(await index.text()).toContain('<html');
+      // The link works once.
+      expect((await fetch(link, { redirect: 'manual' })).status).toBe(401);
+
+      // The input ended (both passes, the summary printed); the console still serves, with a fresh link.
+      const still = await kept;
+      expect(ended).toBe(false);
+      expect(lines.join('\n')).toContain('--- summary ---');
+      expect(still).toContain(`console still serving at ${base} (new login link: ${base}/login?token=`);
+      expect((await fetch(`${base}/api/session`, { headers: { cookie } })).status).toBe(200);
+      const fresh = /new login link: (\S+?)\)/.exec(still)![1]!;
+      expect((await fetch(fresh, { redirect: 'manual' })).status).toBe(303);
+    } finally {
+      abort.abort();
+    }
+    const result = await demo;
+    expect(result.consoleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // Stopped with the demo: nothing listens there any more.
+    await expect(fetch(`${result.consoleUrl}/login`)).rejects.toThrow();
   });
 
   test('--enroll DIR (one folder per person) names the enrolled person in the photo, in one pass', async () => {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { hashPassword } from '../../console/password';
+import { ConsoleError } from '../../errors';
 import { registerFleetConsole } from './console-fleet';
 
 interface PasswdOptions {
@@ -30,7 +31,7 @@ async function readPassword(): Promise<string> {
     });
   const first = await ask('console password: ');
   const second = await ask('again: ');
-  if (first !== second) throw new Error('the two passwords differ');
+  if (first !== second) throw new ConsoleError('the two passwords differ; nothing was written', { field: 'password' });
   return first;
 }
 
