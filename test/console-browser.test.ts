@@ -5,8 +5,8 @@
  * him, and check that the SQLite file no longer holds him. The recognition runs on the reference
  * cascade built from ../shared/data (the default bundle names almost nobody in the clip).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Browser, Page } from 'puppeteer-core';
 import { cameraSourceSpec } from '../sdk/app/camera-source';
@@ -22,11 +22,19 @@ import { describeWithChromium, launchChromium } from './support/browser';
 import { CLIP, FFMPEG, describeWith } from './support/capture';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, tempDir } from './support/data';
+import { maskedScreenshot } from './support/screenshots';
 
 const PASSWORD = 'correct horse battery staple';
 const HASH_ENV = 'JETFACE_CONSOLE_TEST_HASH';
-/** Screenshots of pages without camera pixels go to docs/ when this is set (`JETFACE_SCREENSHOTS=docs npx jest test/console-browser`). */
-const SHOTS = process.env['JETFACE_SCREENSHOTS'] === 'docs' ? join(__dirname, '..', 'docs', 'console') : tempDir('jetface-shots-');
+/**
+ * Screenshots of each page, 1280x800, go to this folder when it is set
+ * (`JETFACE_SCREENSHOTS=docs/images npx jest test/console-browser` makes docs/console.md's), else to a
+ * temporary one. Camera frames and face crops are masked and the data's names replaced first
+ * (support/screenshots.ts): the data's terms forbid publishing anything derived from it.
+ */
+const SHOTS = process.env['JETFACE_SCREENSHOTS'] ? resolve(__dirname, '..', process.env['JETFACE_SCREENSHOTS']) : tempDir('jetface-shots-');
+/** The names the data gives, and what the screenshots show instead. */
+const NEUTRAL = { 'Lin-Manuel Miranda': 'Person A', 'lin-manuel-miranda': 'person-a', hamilton: 'entrance' };
 
 const describeBoth = (name: string, fn: () => void): void => describeWith(FFMPEG)(name, () => describeWithChromium('in Chromium', fn));
 
@@ -74,6 +82,8 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
     expect(lmm.enrolled).toBe(1);
     browser = await launchChromium();
     page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 800 });
+    mkdirSync(SHOTS, { recursive: true });
   });
 
   afterAll(async () => {
@@ -90,13 +100,19 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
       { timeout: 60_000, polling: 50 },
     );
 
+  /** A masked screenshot of the page as it is; every camera frame and crop was masked. */
+  const shoot = async (name: string): Promise<void> => {
+    const masked = await maskedScreenshot(page, SHOTS, name, NEUTRAL);
+    expect(masked.unmasked).toBe(0);
+  };
+
   test('the whole loop: log in, live boxes, a stranger enrolled with a click, named on the next pass, deleted from the SQLite file', async () => {
     const url = device.console!.url;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
     await page.goto(`${url}/#/live`);
     expect(new URL(page.url()).pathname).toBe('/login'); // no session: the login page
-    await page.screenshot({ path: join(SHOTS, 'login.png') });
+    await shoot('login');
     await page.type('input[name=password]', PASSWORD);
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
     expect(new URL(page.url()).pathname).toBe('/');
@@ -116,6 +132,7 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
     const card = `article.stranger[data-id="${stranger!.id}"]`;
     await page.waitForSelector(`${card} img`);
     await page.type(`${card} input[name=name]`, 'Stranger One');
+    await shoot('unknown');
     await page.click(`${card} button.enroll`);
     await page.waitForSelector(`${card} .result`);
     const enrolled = await page.$eval(`${card} .result`, (el) => Number(el.getAttribute('data-enrolled')));
@@ -127,8 +144,10 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
     await page.waitForSelector('canvas[data-camera="hamilton"]');
     openPass2();
     await waitForCanvasFaces("faces.some((f) => f.name === 'Stranger One')");
+    await shoot('live');
     await page.goto(`${url}/#/events`);
     await page.waitForFunction("[...document.querySelectorAll('tbody tr')].some((tr) => tr.textContent.includes('Stranger One (stranger-one)'))", { timeout: 30_000 });
+    await shoot('events');
 
     // Delete him (a two-step click), then the file holds neither his name nor his embeddings.
     const source = `unknown/${stranger!.id}`; // each of his embeddings' source column
@@ -136,7 +155,7 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
     expect(diskBytes(galleryPath).includes(source)).toBe(true);
     await page.goto(`${url}/#/people`);
     await page.waitForSelector('tr[data-person="stranger-one"] button.delete');
-    await page.screenshot({ path: join(SHOTS, 'people.png') });
+    await shoot('people');
     await page.click('tr[data-person="stranger-one"] button.delete');
     await page.click('tr[data-person="stranger-one"] button.delete');
     await page.waitForFunction(`!document.querySelector('tr[data-person="stranger-one"]')`, { timeout: 10_000 });
@@ -156,6 +175,6 @@ describeBoth('device console: hamilton_clip.mp4 → cascade bundle → console p
 
     await page.goto(`${url}/#/status`);
     await page.waitForSelector('main[data-page="status"] table');
-    await page.screenshot({ path: join(SHOTS, 'status.png') });
+    await shoot('status');
   });
 });
