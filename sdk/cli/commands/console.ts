@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
@@ -19,15 +19,15 @@ async function readPassword(): Promise<string> {
   }
   const ask = (prompt: string): Promise<string> =>
     new Promise((resolve) => {
-      let muted = false;
-      const output = new Writable({ write: (chunk, _enc, done) => (muted ? done() : process.stderr.write(chunk, done)) });
-      const rl = createInterface({ input: process.stdin, output, terminal: true });
-      rl.question(prompt, (answer) => {
+      // The prompt goes straight to the terminal; readline's own echo goes to a sink, so nothing typed shows.
+      process.stderr.write(prompt);
+      const silent = new Writable({ write: (_chunk, _enc, done) => done() });
+      const rl = createInterface({ input: process.stdin, output: silent, terminal: true });
+      rl.question('', (answer) => {
         rl.close();
         process.stderr.write('\n');
         resolve(answer);
       });
-      muted = true;
     });
   const first = await ask('console password: ');
   const second = await ask('again: ');
@@ -50,6 +50,7 @@ export function registerConsole(program: Command): void {
       const hash = await hashPassword(await readPassword());
       if (o.out) {
         await writeFile(o.out, `${hash}\n`, { mode: 0o600 });
+        await chmod(o.out, 0o600); // writeFile's mode applies only to a new file
         process.stderr.write(`wrote ${o.out}; set console.passwordHashFile: ${o.out}\n`);
       } else process.stdout.write(`${hash}\n`);
     });
