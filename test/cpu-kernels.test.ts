@@ -10,6 +10,13 @@ import { cpuSession, prepareInput } from '../toolchain/quantize/model-input';
 import { insertQdq } from '../toolchain/quantize/qdq';
 import { dataPath, describeWithData, tempDir } from './support/data';
 
+/**
+ * jetface-s v2, kept as a fixture: the graph these rewrites were designed on (a normalizing stem
+ * from the uint8 NHWC image, depthwise convs of 24/48/... channels, an FPN with nearest 2x
+ * Resize). The default bundle v3 (YuNet's graph) has none of these patterns, so on it the
+ * rewrites leave the graph unchanged (tested last).
+ */
+const V2_BUNDLE = resolve(__dirname, 'fixtures/jetface-s-v2');
 const DEFAULT_BUNDLE = resolve(__dirname, '../models/jetface-s');
 
 async function run(model: OnnxModel, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
@@ -37,14 +44,14 @@ const depthwiseChannels = (source: OnnxModel): number[] => {
     .map((n) => tensorDims(init.get(n.input![1]!)!)[0]!);
 };
 
-describeWithData('exact rewrites for the CPU EP int8 kernels (default bundle)', () => {
+describeWithData('exact rewrites for the CPU EP int8 kernels (jetface-s v2 graph)', () => {
   let model: OnnxModel;
   let calibration: Calibration;
   let feeds: Record<string, ort.Tensor>;
 
   beforeAll(async () => {
     const source = join(tempDir(), 'fp32');
-    cpSync(DEFAULT_BUNDLE, source, { recursive: true });
+    cpSync(V2_BUNDLE, source, { recursive: true });
     model = decodeModel(readFileSync(join(source, 'model.onnx')));
     calibration = await calibrateBundle(source, { images: [dataPath('scenes')], count: 2, method: 'minmax' });
     const manifest = JSON.parse(readFileSync(join(source, 'manifest.json'), 'utf8'));
@@ -167,5 +174,17 @@ describe('exact rewrites on small synthetic graphs', () => {
     const data = Float32Array.from({ length: 8 * 6 * 6 }, (_, i) => Math.sin(i));
     const feeds = { x: new ort.Tensor('float32', data, [1, 8, 6, 6]) };
     expect(maxAbsDiff(await run(model, feeds), await run(padded, feeds))).toBeLessThan(1e-5);
+  });
+});
+
+describeWithData('CPU EP int8 rewrites on the default bundle (v3)', () => {
+  test('find nothing to rewrite in YuNet-derived graphs and leave them byte-identical', async () => {
+    const model = decodeModel(readFileSync(join(DEFAULT_BUNDLE, 'model.onnx')));
+    const before = encodeModel(model);
+    const copy = decodeModel(before);
+    expect(padDepthwiseChannels(copy)).toEqual([]);
+    expect(stemToChannelsLast(copy)).toBe(false);
+    expect(resizeToExpand(copy)).toBe(0); // float Resize (no int8 around it): left alone
+    expect(encodeModel(copy)).toEqual(before);
   });
 });

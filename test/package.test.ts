@@ -66,6 +66,7 @@ describePacked('the npm package, installed into an app', () => {
       /^sdk\/events\/event\.schema\.json$/,
       /^docs\/[\w.-]+\.md$/,
       /^docs\/patches\/[\w.-]+\.patch$/,
+      /^docs\/images\/[\w.-]+\.png$/, // the console's screenshots, shown by docs/console.md
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     // No sources, source maps or tests inside dist/ either.

@@ -77,8 +77,13 @@ describeWithData('model quantization toolchain on the default bundle', () => {
     }
   });
 
-  test('cpu placement reads the uint8 image directly: no Cast/Sub/Div before the first Conv, its bias absorbs the half-step shift', () => {
-    const { model: q } = insertQdq(model, { target: 'cpu', ranges: calibration.tensors });
+  test('cpu placement reads the uint8 image directly: no Cast/Sub/Div before the first Conv, its bias absorbs the half-step shift', async () => {
+    // On jetface-s v2's graph (test/fixtures), whose stem normalizes the uint8 image with Sub/Div; v3's (YuNet's) takes 0-255 BGR as is.
+    const v2 = join(tempDir(), 'v2');
+    cpSync(resolve(__dirname, 'fixtures/jetface-s-v2'), v2, { recursive: true });
+    const v2Calibration = await calibrateBundle(v2, { images: CALIBRATION_IMAGES, count: 2 });
+    const model = modelOf(v2);
+    const { model: q } = insertQdq(model, { target: 'cpu', ranges: v2Calibration.tensors });
     const nodes = q.graph!.node ?? [];
     const byOutput = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
     const stem = nodes.find((n) => n.opType === 'Conv')!;
@@ -111,7 +116,7 @@ describeWithData('model quantization toolchain on the default bundle', () => {
     expect(manifest.precision).toBe('int8-qdq-cpu');
     expect(manifest.kind === 'joint' && manifest.quantization).toMatchObject({ target: 'cpu', method: 'minmax', calibrationImages: 4, calibrationFile: 'calibration.json' });
     expect(report.floatLayers).toEqual([]);
-    expect(report.agreement.cosineMean).toBeGreaterThan(0.9);
+    expect(report.agreement.cosineMean).toBeGreaterThan(0.85); // 4 calibration images; 64 give 0.986 on v3 (BENCHMARKS.md)
     expect(manifest.metrics['quant_embedding_cosine_mean']).toBeCloseTo(report.agreement.cosineMean, 3);
     const ops = new Set(modelOf(out).graph!.node!.map((n) => n.opType));
     expect(ops.has('QuantizeLinear') && ops.has('DequantizeLinear')).toBe(true);

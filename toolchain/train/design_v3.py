@@ -31,6 +31,8 @@ STRIDES = (8, 16, 32)
 YUNET_HEADS = [f'{k}_{s}' for k in ('cls', 'obj', 'bbox', 'kps') for s in STRIDES]
 MFN_CONV1_PRE = '/conv1/conv1.0/Conv_output_0'  # first conv, before ReLU6: the adapter's fitting target
 MFN_CONV1_OUT = '/conv1/conv1.2/Clip_output_0'  # where the body starts
+# MobileFaceNet's residual blocks (x + f(x)): 4 at 28x28, 6 at 14x14, 2 at 7x7; a slim body drops some
+RESIDUAL_BLOCKS = (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 13, 14)
 GRID = 56  # MobileFaceNet's first conv output is 56x56 for a 112x112 face
 STEM_STRIDE = 2
 
@@ -39,12 +41,19 @@ class JointV3(nn.Module):
     """The v3 joint network. `forward(bgr)` runs the shared stem and the detection branch on float
     BGR 0..255 NCHW images; `embed(stem_one_image, marks)` embeds the faces of one image."""
 
-    def __init__(self, yunet_onnx: str | Path, mobilefacenet_onnx: str | Path, adapter_channels: int = 64):
+    def __init__(self, yunet_onnx: str | Path, mobilefacenet_onnx: str | Path, adapter_channels: int = 64,
+                 skip_blocks: tuple[int, ...] = ()):
+        """`skip_blocks`: MobileFaceNet residual blocks (`features.<n>`, n in RESIDUAL_BLOCKS) left out of a slimmer body."""
         super().__init__()
+        self.skip_blocks = tuple(sorted(skip_blocks))
+        unknown = set(self.skip_blocks) - set(RESIDUAL_BLOCKS)
+        if unknown:
+            raise ValueError(f'not residual blocks of MobileFaceNet: {sorted(unknown)} (those are {RESIDUAL_BLOCKS})')
         self.stem = OnnxModule(str(yunet_onnx), ['input'], [YUNET_STEM_OUT])
         self.detector = OnnxModule(str(yunet_onnx), [YUNET_STEM_OUT], YUNET_HEADS)
         self.adapter = nn.Conv2d(self.stem_channels(), adapter_channels, 1)
-        self.body = OnnxModule(str(mobilefacenet_onnx), [MFN_CONV1_OUT], ['output0'])
+        self.body = OnnxModule(str(mobilefacenet_onnx), [MFN_CONV1_OUT], ['output0'],
+                               skip=[f'/features/features.{n}/Add' for n in self.skip_blocks])
 
     def stem_channels(self) -> int:
         return int(self.stem.tensor(self.stem.nodes[0].input[1]).shape[0])

@@ -139,7 +139,7 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
     (refdir / 'reference.json').write_text(json.dumps({'input': {'name': 'image', 'shape': [1, size, size, 3]},
                                                        'outputs': {n: list(t.shape) for n, t in zip(names, ref)}}, indent=2))
     shared, face = count_macs(net, size)
-    info = {'onnx': str(onnx_path), 'design': 'v3', 'size': size, 'top_k': max_faces, 'opset': OPSET,
+    info = {'onnx': str(onnx_path), 'design': 'v3', 'skip_blocks': list(net.skip_blocks), 'size': size, 'top_k': max_faces, 'opset': OPSET,
             # fixed K: exactly top_k outputs (the host filters the zero-score padding and runs NMS as for v1/v2)
             **({'fixed_k': True, 'score_floor': score_threshold} if fixed_k else {'nms': {'scoreThreshold': score_threshold, 'iouThreshold': iou}}),
             'gflops': round(2 * shared / 1e9, 3), 'gflops_per_face': round(2 * face / 1e9, 3),
@@ -148,10 +148,17 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
     return info
 
 
-def load_v3(weights: str, models: str) -> JointV3:
-    net = JointV3(Path(models) / 'yunet_s_640_640.onnx', Path(models) / 'mobilefacenet_128.onnx')
-    state = torch.load(weights, map_location='cpu')
-    net.load_state_dict(state['state'] if 'state' in state else state)
+def load_v3(weights: str, models: str, skip_blocks: tuple[int, ...] | None = None) -> JointV3:
+    """The network of a weights file; `skip_blocks` starts a slimmer body from a fuller one's weights."""
+    saved = torch.load(weights, map_location='cpu')
+    state = saved['state'] if 'state' in saved else saved
+    saved_skip = tuple(saved.get('skip_blocks', ())) if 'state' in saved else ()
+    skip = saved_skip if skip_blocks is None else skip_blocks
+    if not set(saved_skip) <= set(skip):
+        raise ValueError(f'{weights} has no weights for blocks {sorted(set(saved_skip) - set(skip))}')
+    net = JointV3(Path(models) / 'yunet_s_640_640.onnx', Path(models) / 'mobilefacenet_128.onnx', skip_blocks=skip)
+    wanted = net.state_dict().keys()
+    net.load_state_dict({k: v for k, v in state.items() if k in wanted})  # strict: every kept weight must be there
     return net.eval()
 
 

@@ -38,7 +38,9 @@ class OnnxModule(nn.Module):
     batch size, since the reference graphs were exported for one image.
     """
 
-    def __init__(self, path: str, inputs: Iterable[str] | None = None, outputs: Iterable[str] | None = None):
+    def __init__(self, path: str, inputs: Iterable[str] | None = None, outputs: Iterable[str] | None = None,
+                 skip: Iterable[str] = ()):
+        """`skip`: names of residual Add nodes whose branch is dropped (the Add's output becomes its first input)."""
         super().__init__()
         model = onnx.load(path)
         graph = model.graph
@@ -49,6 +51,13 @@ class OnnxModule(nn.Module):
         self.inputs = list(inputs) if inputs is not None else [i.name for i in graph.input if i.name not in inits]
         self.outputs = list(outputs) if outputs is not None else [o.name for o in graph.output]
         producers = {out: node for node in graph.node if node.op_type != 'Constant' for out in node.output}
+        by_name = {n.name: n for n in graph.node}
+        self.aliases: dict[str, str] = {}
+        for name in skip:
+            node = by_name.get(name)
+            if node is None or node.op_type != 'Add':
+                raise UnsupportedOnnxError(f'{path}: {name!r} is not an Add node, it cannot be skipped')
+            self.aliases[node.output[0]] = node.input[0]
         for name in self.outputs:
             if name not in producers and name not in self.inputs:
                 raise UnsupportedOnnxError(f'{path}: no node produces tensor {name!r}')
@@ -56,7 +65,7 @@ class OnnxModule(nn.Module):
         needed: set[str] = set()
         stack = list(self.outputs)
         while stack:
-            t = stack.pop()
+            t = self._resolve(stack.pop())
             if t in self.inputs or t in inits or t in needed:
                 continue
             node = producers.get(t)
@@ -80,6 +89,11 @@ class OnnxModule(nn.Module):
             if node.op_type not in _OPS:
                 raise UnsupportedOnnxError(f'{path}: operator {node.op_type} ({node.name}) is not supported by the importer')
 
+    def _resolve(self, name: str) -> str:
+        while name in self.aliases:
+            name = self.aliases[name]
+        return name
+
     def tensor(self, name: str) -> torch.Tensor:
         """A weight or constant of the graph by its ONNX name."""
         return getattr(self, self._names[name])
@@ -89,9 +103,9 @@ class OnnxModule(nn.Module):
         for name, key in self._names.items():
             env[name] = getattr(self, key)
         for node in self.nodes:
-            args = [env[i] if i else None for i in node.input]
+            args = [env[self._resolve(i)] if i else None for i in node.input]
             env[node.output[0]] = _OPS[node.op_type](args, _attrs(node))
-        out = [env[o] for o in self.outputs]
+        out = [env[self._resolve(o)] for o in self.outputs]
         return out[0] if len(out) == 1 else out
 
 

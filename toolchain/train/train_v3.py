@@ -104,12 +104,16 @@ def main() -> None:
     ap.add_argument('--config', choices=CONFIGS, default='cpu')
     ap.add_argument('--steps', type=int)
     ap.add_argument('--lr', type=float, help="override the config's learning rate (the adapter's is 10x)")
+    ap.add_argument('--shared-lr-scale', type=float, default=1.0,
+                    help="learning rate of the shared stem and the detection branch relative to the body's (0.1 keeps detection near the teacher's)")
     ap.add_argument('--lambda-rec', type=float, default=1.0)
     ap.add_argument('--arc-weight', type=float, default=0.0,
                     help='weight of the ArcFace term in L_rec (0: mimicking only; identity labels overfit the ~1,500 training identities)')
     ap.add_argument('--holdout', help='a pair list of holdout_pairs.py: every image of its people is left out of training')
     ap.add_argument('--snapshot-every', type=int, default=0,
                     help='also keep weights-<step>.pt every N steps, to select a step on held-out pairs afterwards')
+    ap.add_argument('--skip-blocks', default='',
+                    help="comma-separated MobileFaceNet residual blocks to drop (a slimmer body distilled from --init's), e.g. 2,4,7,9,11")
     ap.add_argument('--jitter', type=float, default=0.03, help='landmark jitter, fraction of the eye distance')
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--seed', type=int, default=0)
@@ -140,14 +144,16 @@ def main() -> None:
             if f.identity >= 0:
                 centres[f.identity] += torch.from_numpy(f.emb)
     mean = mean.to(device)
-    net = load_v3(args.init, str(models)).train().to(device)
+    skip = tuple(int(b) for b in args.skip_blocks.split(',') if b) if args.skip_blocks else None
+    net = load_v3(args.init, str(models), skip).train().to(device)
     teacher = OnnxModule(str(models / 'yunet_s_640_640.onnx'), ['input'], YUNET_HEADS).eval().to(device)
     for p in teacher.parameters():
         p.requires_grad_(False)
     arc = ArcMargin(centres + 1e-6).to(device)
     groups = [
         {'params': list(net.adapter.parameters()) + list(arc.parameters()), 'lr': cfg['lr'] * 10},
-        {'params': list(net.stem.parameters()) + list(net.body.parameters()) + list(net.detector.parameters()), 'lr': cfg['lr']},
+        {'params': list(net.body.parameters()), 'lr': cfg['lr']},
+        {'params': list(net.stem.parameters()) + list(net.detector.parameters()), 'lr': cfg['lr'] * args.shared_lr_scale},
     ]
     opt = torch.optim.Adam(groups)
     base_lrs = [g['lr'] for g in groups]
@@ -203,9 +209,10 @@ def main() -> None:
             torch.save({'step': step, 'state': net.state_dict(), 'arc': arc.state_dict(), 'opt': opt.state_dict(), 'config': cfg}, tmp)
             os.replace(tmp, ckpt_path)
         if args.snapshot_every and step % args.snapshot_every == 0:
-            torch.save({'design': 'v3', 'state': {k: v.cpu() for k, v in net.state_dict().items()}}, out / f'weights-{step}.pt')
+            torch.save({'design': 'v3', 'skip_blocks': list(net.skip_blocks), 'state': {k: v.cpu() for k, v in net.state_dict().items()}},
+                       out / f'weights-{step}.pt')
     net = net.cpu()
-    torch.save({'design': 'v3', 'state': net.state_dict()}, out / 'weights.pt')
+    torch.save({'design': 'v3', 'skip_blocks': list(net.skip_blocks), 'state': net.state_dict()}, out / 'weights.pt')
     if not args.no_export:
         info = export_v3(net.eval(), out, cfg['export_size'], 200, 0.5, 0.3, args.data, args.labels)
         print(json.dumps({'exported': info}), flush=True)
