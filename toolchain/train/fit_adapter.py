@@ -27,10 +27,10 @@ from onnx_import import OnnxModule  # noqa: E402
 from v3_data import image_tensor, load_v3_labels, place, teacher_crops  # noqa: E402
 
 
-def collect(net: JointV3, conv1: OnnxModule, data_root: str, items, size: int, rng: random.Random, keep: float):
+def collect(net: JointV3, conv1: OnnxModule, data_root: str, items, size: int, rng: random.Random, keep: float, min_scale: float):
     xs, ys = [], []
     for item in items:
-        p = place(data_root, item, size, rng)
+        p = place(data_root, item, size, rng, min_scale=min_scale)
         with torch.no_grad():
             stem = net.stem(rgb_uint8_nhwc_to_bgr(torch.from_numpy(p.canvas).unsqueeze(0)))
             feats = net.sample(stem, torch.from_numpy(p.marks))  # [K,16,56,56]
@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument('--size', type=int, default=640)
     ap.add_argument('--lam', type=float, default=1e-3)
     ap.add_argument('--keep', type=float, default=0.25, help='fraction of grid positions used per face')
+    ap.add_argument('--min-scale', type=float, default=0.3,
+                    help="smallest placement scale, relative to the SDK's letterbox scale (0.9: faces at about the scale evaluation sees)")
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -79,7 +81,7 @@ def main() -> None:
     items, _ = load_v3_labels(args.labels)
     rng = random.Random(args.seed)
     rng.shuffle(items)
-    x, y = collect(net, conv1, args.data, items[: args.images], args.size, rng, args.keep)
+    x, y = collect(net, conv1, args.data, items[: args.images], args.size, rng, args.keep, args.min_scale)
     n_fit = int(0.9 * x.shape[0])
     w, b = ridge(x[:n_fit], y[:n_fit], args.lam)
     held = r2(x[n_fit:], y[n_fit:], w, b)
