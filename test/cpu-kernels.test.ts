@@ -11,12 +11,12 @@ import { insertQdq } from '../toolchain/quantize/qdq';
 import { dataPath, describeWithData, tempDir } from './support/data';
 
 /**
- * jetface-s v2, kept as a fixture: the graph these rewrites were designed on (a normalizing stem
+ * jetface-s v2 (models/jetface-s-v2, the previous default bundle): the graph these rewrites were designed on (a normalizing stem
  * from the uint8 NHWC image, depthwise convs of 24/48/... channels, an FPN with nearest 2x
  * Resize). The default bundle v3 (YuNet's graph) has none of these patterns, so on it the
  * rewrites leave the graph unchanged (tested last).
  */
-const V2_BUNDLE = resolve(__dirname, 'fixtures/jetface-s-v2');
+const V2_BUNDLE = resolve(__dirname, '../models/jetface-s-v2');
 const DEFAULT_BUNDLE = resolve(__dirname, '../models/jetface-s');
 
 async function run(model: OnnxModel, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {

@@ -78,9 +78,9 @@ describeWithData('model quantization toolchain on the default bundle', () => {
   });
 
   test('cpu placement reads the uint8 image directly: no Cast/Sub/Div before the first Conv, its bias absorbs the half-step shift', async () => {
-    // On jetface-s v2's graph (test/fixtures), whose stem normalizes the uint8 image with Sub/Div; v3's (YuNet's) takes 0-255 BGR as is.
+    // On jetface-s v2's graph (models/jetface-s-v2), whose stem normalizes the uint8 image with Sub/Div; v3's (YuNet's) takes 0-255 BGR as is.
     const v2 = join(tempDir(), 'v2');
-    cpSync(resolve(__dirname, 'fixtures/jetface-s-v2'), v2, { recursive: true });
+    cpSync(resolve(__dirname, '../models/jetface-s-v2'), v2, { recursive: true });
     const v2Calibration = await calibrateBundle(v2, { images: CALIBRATION_IMAGES, count: 2 });
     const model = modelOf(v2);
     const { model: q } = insertQdq(model, { target: 'cpu', ranges: v2Calibration.tensors });

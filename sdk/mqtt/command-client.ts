@@ -10,7 +10,7 @@ import { BrokerConnectionError, ClosedError, RemoteCommandError, WaitTimeoutErro
 import { DEFAULT_TOPIC_PREFIX, assertTopicLevel, assertTopicPrefix } from '../events/topics';
 import { assertSecret, signCommand, verifyCommandHmac } from './command-auth';
 import type { CommandResponse } from './commands';
-import { MqttConnection, waitForSubscribed } from './connection';
+import { MqttConnection, readyOrClose, waitForSubscribed } from './connection';
 import { resolveConnection, type MqttConnectionOptions } from './options';
 
 /** Options of {@link CommandClient.create}. */
@@ -69,16 +69,7 @@ export class CommandClient {
     const connection = new MqttConnection(settings, { clientId: `jetface-cmdc-${options.clientId}-${randomBytes(4).toString('hex')}`, clean: true });
     const client = new CommandClient({ ...options, prefix, timeoutMs: options.timeoutMs ?? 15_000 }, connection);
     connection.start();
-    const waitMs = options.waitForConnectionMs ?? 10_000;
-    if (waitMs > 0) {
-      try {
-        await client.ready(waitMs);
-      } catch (error) {
-        await client.close();
-        throw error;
-      }
-    }
-    return client;
+    return readyOrClose(client, options.waitForConnectionMs ?? 10_000, (ms) => client.ready(ms));
   }
 
   /** The id commands are signed as. */

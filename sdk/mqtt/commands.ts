@@ -20,7 +20,7 @@ import {
 } from '../errors';
 import { DEFAULT_TOPIC_PREFIX, assertTopicLevel, assertTopicPrefix } from '../events/topics';
 import { RecentIds } from './dedup';
-import { MqttConnection, waitForSubscribed } from './connection';
+import { MqttConnection, readyOrClose, waitForSubscribed } from './connection';
 import { resolveConnection, type MqttConnectionOptions } from './options';
 import { commandHmac, validateCommandShape, verifyCommandHmac, type SignedCommand } from './command-auth';
 import { CommandKeyring, type CommandKeyOptions } from './command-keys';
@@ -154,15 +154,7 @@ export class CommandChannel extends EventEmitter<CommandChannelEvents> {
     const connection = new MqttConnection(settings, { clientId: options.clientId ?? `jetface-cmd-${options.device}-${randomBytes(4).toString('hex')}`, clean: true });
     const channel = new CommandChannel({ ...options, maxSkewMs, maxPayloadBytes, clock: options.clock ?? Date.now }, connection, replayCacheSize, keys);
     connection.start();
-    if (waitMs > 0) {
-      try {
-        await channel.waitForSubscription(waitMs);
-      } catch (error) {
-        await channel.close();
-        throw error;
-      }
-    }
-    return channel;
+    return readyOrClose(channel, waitMs, (ms) => channel.waitForSubscription(ms));
   }
 
   /** Resolves once subscribed; rejects at once on `E_MQTT_AUTH`, else after `timeoutMs`. */

@@ -190,3 +190,19 @@ export function waitForSubscribed(connection: MqttConnection, waiters: Set<() =>
     connection.on('error', onError);
   });
 }
+
+/**
+ * The end of every `create()` that starts a connection: waits up to `waitMs` (0: not at all) with
+ * `ready`, and closes `resource` when that fails, so a failed create leaves no connection behind.
+ */
+export async function readyOrClose<T extends { close(): Promise<void> }>(resource: T, waitMs: number, ready: (timeoutMs: number) => Promise<void>): Promise<T> {
+  if (waitMs > 0) {
+    try {
+      await ready(waitMs);
+    } catch (error) {
+      await resource.close();
+      throw error;
+    }
+  }
+  return resource;
+}

@@ -10,7 +10,7 @@ import { BrokerConnectionError, InvalidArgumentError, errorMessage, type EventIs
 import { DEFAULT_TOPIC_PREFIX, assertTopicPrefix, eventTopicFilters, parseEventTopic, type EventFilter } from '../events/topics';
 import { EVENT_TYPES, type EventOfType, type EventType, type JetfaceEvent } from '../events/types';
 import { validateEvent } from '../events/validate';
-import { MqttConnection, waitForSubscribed } from './connection';
+import { MqttConnection, readyOrClose, waitForSubscribed } from './connection';
 import { RecentIds } from './dedup';
 import { EventQueue } from './event-queue';
 import { resolveConnection, type MqttConnectionOptions } from './options';
@@ -179,15 +179,7 @@ export class JetfaceSubscriber extends EventEmitter<SubscriberEvents> implements
     const statusFilter = options.status === false ? undefined : `${prefix}/${options.device ?? '+'}/status`;
     const subscriber = new JetfaceSubscriber(prefix, filters, statusFilter, bufferSize, dedupSize, connection);
     connection.start();
-    if (waitMs > 0) {
-      try {
-        await subscriber.waitForSubscription(waitMs);
-      } catch (error) {
-        await subscriber.close();
-        throw error;
-      }
-    }
-    return subscriber;
+    return readyOrClose(subscriber, waitMs, (ms) => subscriber.waitForSubscription(ms));
   }
 
   /**

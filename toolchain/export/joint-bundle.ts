@@ -74,6 +74,8 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
   const out = resolve(options.out);
   const sha = await addModelFile(out, join(from, 'model.onnx'), 'model.onnx');
   const name = options.name ?? 'jetface-joint';
+  // The in-graph score threshold (dynamic or fixed K): faces below it never come out.
+  const graphFloor = info.nms?.scoreThreshold ?? info.score_floor;
   const metrics = {
     input_size: info.size,
     gflops: info.gflops,
@@ -94,7 +96,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       precision: 'fp32',
       embeddingDim: 128,
       thresholds: {
-        detection: info.nms || info.score_floor !== undefined ? Math.max(0.6, info.nms?.scoreThreshold ?? info.score_floor ?? 0) : 0.5,
+        detection: graphFloor !== undefined ? Math.max(0.6, graphFloor) : 0.5,
         nmsIou: info.nms?.iouThreshold ?? 0.4,
         match: 0.4,
         ...options.thresholds,

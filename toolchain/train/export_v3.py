@@ -73,18 +73,12 @@ class JointV3Export(nn.Module):
         scores, boxes, marks = decode_heads(heads, self.size, self.size)
         sel = _NonMaxSuppression.apply(boxes, scores.unsqueeze(1), self.max_faces, self.iou, self.score_threshold)
         idx = sel[:, 2]
+        s = scores[0].index_select(0, idx)
         if self.fixed_k:
             # Static shapes for engines that want them: the survivors keep their scores, every other
             # candidate gets 0, and TopK takes exactly max_faces (padding scores 0 fall under any threshold).
             kept = torch.zeros_like(scores[0]).scatter(0, idx, torch.ones_like(idx, dtype=scores.dtype))
-            _, idx = (scores[0] * kept).topk(self.max_faces)
-            s = (scores[0] * kept).index_select(0, idx)
-            bx = boxes[0].index_select(0, idx)
-            mk = marks[0].index_select(0, idx)
-            emb = self.net.embed(stem, mk.reshape(-1, 5, 2))
-            emb = emb / torch.sqrt((emb * emb).sum(-1, keepdim=True)).clamp(min=1e-6)
-            return s.unsqueeze(0), bx.unsqueeze(0), mk.unsqueeze(0), emb.unsqueeze(0)
-        s = scores[0].index_select(0, idx)
+            s, idx = (scores[0] * kept).topk(self.max_faces)
         bx = boxes[0].index_select(0, idx)
         mk = marks[0].index_select(0, idx)
         emb = self.net.embed(stem, mk.reshape(-1, 5, 2))

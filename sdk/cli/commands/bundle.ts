@@ -4,6 +4,7 @@ import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
 import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
 import type { BundleManifest } from '../../bundle/manifest';
 import { InvalidArgumentError } from '../../errors';
+import { CANVAS_FILLS, type CanvasFill } from '../../eval/canvas';
 import { parseNumber } from '../shared-options';
 
 interface CascadeOptions {
@@ -93,12 +94,10 @@ interface JointBundleCliOptions {
   metric?: string[];
 }
 
-const FILLS = ['grey', 'black', 'edge'] as const;
-
 function evaluationOption(o: JointBundleCliOptions): NonNullable<BundleManifest['evaluation']> {
-  if (o.evalFill !== undefined && !(FILLS as readonly string[]).includes(o.evalFill)) throw new InvalidArgumentError('--eval-fill', FILLS.join(' | '), o.evalFill);
+  if (o.evalFill !== undefined && !CANVAS_FILLS.includes(o.evalFill as CanvasFill)) throw new InvalidArgumentError('--eval-fill', CANVAS_FILLS.join(' | '), o.evalFill);
   return {
     ...(o.evalCanvas !== undefined ? { canvas: parseNumber('--eval-canvas', o.evalCanvas) } : {}),
-    ...(o.evalFill !== undefined ? { fill: o.evalFill as (typeof FILLS)[number] } : {}),
+    ...(o.evalFill !== undefined ? { fill: o.evalFill as CanvasFill } : {}),
   };
 }
