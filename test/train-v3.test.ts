@@ -94,6 +94,7 @@ run(`joint model v3${why}`, () => {
       }
       const common = ['--labels', join(work, 'labels.jsonl'), '--data', DATA_DIR, '--models', dataPath('models')];
       python('fit_adapter.py', [...common, '--out', join(work, 'init'), '--images', '8', '--size', '320']);
+      python('fit_adapter.py', [...common, '--out', join(work, 'init-1x1'), '--images', '8', '--size', '320', '--adapter', '1x1']);
       const stdout = python('train_v3.py', [...common, '--init', join(work, 'init', 'weights.pt'), '--out', join(work, 'run'), '--config', 'smoke']);
       trainLog = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, number>);
       bundle = join(work, 'bundle');
@@ -101,8 +102,13 @@ run(`joint model v3${why}`, () => {
     }, 900_000);
 
     test('the adapter fit explains the teacher features and training reports finite losses', () => {
-      const fit = JSON.parse(readFileSync(join(work, 'init', 'fit.json'), 'utf8')) as { r2_heldout_mean_active: number };
+      type Fit = { adapter: string; r2_heldout_mean_active: number };
+      const fit = JSON.parse(readFileSync(join(work, 'init', 'fit.json'), 'utf8')) as Fit;
+      const fit1x1 = JSON.parse(readFileSync(join(work, 'init-1x1', 'fit.json'), 'utf8')) as Fit;
+      expect([fit.adapter, fit1x1.adapter]).toEqual(['3x3', '1x1']);
       expect(fit.r2_heldout_mean_active).toBeGreaterThan(0.5);
+      // The default adapter sees a 3x3 neighbourhood of samples, as MobileFaceNet's first conv does; one stem cell does not.
+      expect(fit.r2_heldout_mean_active).toBeGreaterThan(fit1x1.r2_heldout_mean_active);
       const steps = trainLog.filter((l) => typeof l['step'] === 'number');
       expect(steps.length).toBeGreaterThan(0);
       for (const s of steps) {
@@ -112,6 +118,8 @@ run(`joint model v3${why}`, () => {
       // Teacher-initialized: the student's embeddings already point near the teacher's.
       expect(steps.at(-1)!['cos']).toBeGreaterThan(0.5);
       expect(trainLog.some((l) => 'exported' in l)).toBe(true);
+      const exported = JSON.parse(readFileSync(join(work, 'run', 'export.json'), 'utf8')) as { adapter: string };
+      expect(exported.adapter).toBe('3x3'); // the adapter kind travels from the fit through training into the export
     });
 
     test('the bundle declares in-graph NMS and finds real faces with unit embeddings', async () => {

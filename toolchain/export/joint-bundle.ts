@@ -22,6 +22,8 @@ interface ExportInfo {
   score_floor?: number;
   /** Per-face work of the recognition body (GFLOPs for one face). */
   gflops_per_face?: number;
+  /** Design v3: the adapter between the sampled stem and the body ('1x1' or '3x3s2'; absent in exports before '3x3s2'). */
+  adapter?: string;
 }
 
 export interface JointBundleOptions {
@@ -54,11 +56,13 @@ export const TRAINING_TERMS = [
 ];
 
 /** Where v3's starting weights come from: they are fine-tuned from these, so their terms travel too. */
-export const V3_ORIGINS = [
-  'Stem and detection branch: initialized from YuNet (`yunet_s_640_640.onnx`, OpenCV Zoo; MIT / Apache-2.0), read by toolchain/train/onnx_import.py',
-  'Recognition body: initialized from MobileFaceNet (`mobilefacenet_128.onnx`; Apache-2.0 code, weights trained on MS1M-derived data: research use), after a 1x1 adapter fitted by toolchain/train/fit_adapter.py',
-  'Fine-tuned end to end by toolchain/train/train_v3.py (L = L_det + λ·L_rec, L_rec: mimicking of the teacher cascade\'s embedding)',
-];
+export function v3Origins(adapter = '1x1'): string[] {
+  return [
+    'Stem and detection branch: initialized from YuNet (`yunet_s_640_640.onnx`, OpenCV Zoo; MIT / Apache-2.0), read by toolchain/train/onnx_import.py',
+    `Recognition body: initialized from MobileFaceNet (\`mobilefacenet_128.onnx\`; Apache-2.0 code, weights trained on MS1M-derived data: research use), after a ${adapter} adapter fitted by toolchain/train/fit_adapter.py`,
+    'Fine-tuned end to end by toolchain/train/train_v3.py (L = L_det + λ·L_rec, L_rec: mimicking of the teacher cascade\'s embedding)',
+  ];
+}
 
 /**
  * Checks an exported joint model against PyTorch in onnxruntime-node, then writes it as a
@@ -110,7 +114,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       ...(options.evaluation ? { evaluation: options.evaluation } : {}),
       provenance: {
         description: options.description ?? 'jetface joint single-pass model',
-        trainingData: info.design === 'v3' ? [...V3_ORIGINS, ...TRAINING_DATA] : TRAINING_DATA,
+        trainingData: info.design === 'v3' ? [...v3Origins(info.adapter), ...TRAINING_DATA] : TRAINING_DATA,
         terms: TRAINING_TERMS,
       },
       metrics,
@@ -121,7 +125,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
 }
 
 function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string, notes?: string): string {
-  const origins = info.design === 'v3' ? `\n## Origins of the weights\n\n${V3_ORIGINS.map((t) => `- ${t}`).join('\n')}\n` : '';
+  const origins = info.design === 'v3' ? `\n## Origins of the weights\n\n${v3Origins(info.adapter).map((t) => `- ${t}`).join('\n')}\n` : '';
   return `# ${name}
 
 ${description ?? 'A jetface **joint** model: one pass over the frame gives every face (score, box, 5 landmarks) and its 128-D identity embedding.'}

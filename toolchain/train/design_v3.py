@@ -2,18 +2,23 @@
 
     image ─▶ stem (YuNet's first block: conv 3→16, 3x3, stride 2, ReLU; computed once)
                ├─▶ detection branch (the rest of YuNet): score, box, 5 landmarks per cell
-               └─▶ per face: the stem map sampled on the landmark-aligned 56x56 grid of the
-                   ArcFace template ─▶ adapter (1x1 conv 16→64, ReLU6) ─▶ recognition body
-                   (MobileFaceNet after its first conv) ─▶ 128-D embedding
+               └─▶ per face: the stem map sampled on a landmark-aligned grid of the ArcFace
+                   template ─▶ adapter (16→64, ReLU6) ─▶ recognition body (MobileFaceNet after
+                   its first conv) ─▶ 128-D embedding
 
-Both branches start from the reference models' weights (read by onnx_import); the adapter
-starts from a ridge-regression fit to MobileFaceNet's first conv on the pixel-aligned crop
-(fit_adapter.py), so the network matches the cascade before any training, and joint fine-tuning
-(train_v3.py) moves stem, detector, adapter and body together under L = L_det + λ·L_rec.
+Three adapters (ADAPTERS), fitted at the evaluation scale (R² to MobileFaceNet's first conv; cosine
+of the untrained network's embedding to the teacher's):
+- '1x1': the stem sampled on the 56x56 output grid, a 1x1 conv (R² 0.80, cosine 0.963): one stem
+  cell cannot see the 3x3 template pixels the teacher's conv sees.
+- '3x3' (the default): the same 56x56 samples, a 3x3 conv (R² 0.95, cosine 0.986).
+- '3x3s2': the stem sampled at every template pixel (112x112), a 3x3 stride-2 conv, the teacher
+  conv's own footprint (R² 0.98, cosine 0.995); but onnxruntime's GridSample over 4x the samples
+  costs about 3.8 ms a face at 52 faces (0.3 ms for the 56x56 grid), and LFW accuracy is no better.
 
 Geometry: MobileFaceNet's first conv (3x3, stride 2, pad 1) centres output i on template pixel
-2i; YuNet's stem centres map cell j on input pixel 2j. So the sample for output i is the stem map
-at (template→input similarity applied to (2i, 2j)) / 2, the receptive-field centres lined up.
+2i; YuNet's stem centres map cell j on input pixel 2j. So the '1x1' sample for output i is the stem
+map at (template→input similarity applied to (2i, 2j)) / 2, the receptive-field centres lined up;
+'3x3s2' samples template pixel i and lets its conv (pad 1, stride 2) centre output i on 2i.
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ MFN_CONV1_OUT = '/conv1/conv1.2/Clip_output_0'  # where the body starts
 RESIDUAL_BLOCKS = (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 13, 14)
 GRID = 56  # MobileFaceNet's first conv output is 56x56 for a 112x112 face
 STEM_STRIDE = 2
+# adapter kind -> (sampling grid size, template pixels between samples, conv kernel, conv stride)
+ADAPTERS = {'1x1': (GRID, 2, 1, 1), '3x3': (GRID, 2, 3, 1), '3x3s2': (2 * GRID, 1, 3, 2)}
 
 
 class JointV3(nn.Module):
@@ -42,16 +49,21 @@ class JointV3(nn.Module):
     BGR 0..255 NCHW images; `embed(stem_one_image, marks)` embeds the faces of one image."""
 
     def __init__(self, yunet_onnx: str | Path, mobilefacenet_onnx: str | Path, adapter_channels: int = 64,
-                 skip_blocks: tuple[int, ...] = ()):
-        """`skip_blocks`: MobileFaceNet residual blocks (`features.<n>`, n in RESIDUAL_BLOCKS) left out of a slimmer body."""
+                 skip_blocks: tuple[int, ...] = (), adapter: str = '1x1'):
+        """`skip_blocks`: MobileFaceNet residual blocks (`features.<n>`, n in RESIDUAL_BLOCKS) left out of a slimmer body;
+        `adapter`: a key of ADAPTERS."""
         super().__init__()
+        if adapter not in ADAPTERS:
+            raise ValueError(f'unknown adapter {adapter!r} (known: {", ".join(ADAPTERS)})')
+        self.adapter_kind = adapter
+        self.sample_size, self.sample_step, kernel, stride = ADAPTERS[adapter]
         self.skip_blocks = tuple(sorted(skip_blocks))
         unknown = set(self.skip_blocks) - set(RESIDUAL_BLOCKS)
         if unknown:
             raise ValueError(f'not residual blocks of MobileFaceNet: {sorted(unknown)} (those are {RESIDUAL_BLOCKS})')
         self.stem = OnnxModule(str(yunet_onnx), ['input'], [YUNET_STEM_OUT])
         self.detector = OnnxModule(str(yunet_onnx), [YUNET_STEM_OUT], YUNET_HEADS)
-        self.adapter = nn.Conv2d(self.stem_channels(), adapter_channels, 1)
+        self.adapter = nn.Conv2d(self.stem_channels(), adapter_channels, kernel, stride=stride, padding=kernel // 2)
         self.body = OnnxModule(str(mobilefacenet_onnx), [MFN_CONV1_OUT], ['output0'],
                                skip=[f'/features/features.{n}/Add' for n in self.skip_blocks])
 
@@ -64,12 +76,13 @@ class JointV3(nn.Module):
         return stem, heads
 
     def sample(self, stem: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
-        """Aligned stem features [K, C, 56, 56] of K faces of one image ([1, C, h, w] map; marks [K, 5, 2] input px)."""
+        """Aligned stem features [K, C, n, n] of K faces of one image ([1, C, h, w] map; marks [K, 5, 2] input px)."""
         _, c, h, w = stem.shape
-        grid = aligned_grid(marks, h, w)  # [K, 56, 56, 2]
+        n = self.sample_size
+        grid = aligned_grid(marks, h, w, n, self.sample_step)  # [K, n, n, 2]
         # One GridSample for every face of the image: rows of faces stacked, then faces to the batch axis.
-        feats = F.grid_sample(stem, grid.reshape(1, -1, GRID, 2), mode='bilinear', padding_mode='zeros', align_corners=False)
-        return feats.reshape(c, -1, GRID, GRID).transpose(0, 1)
+        feats = F.grid_sample(stem, grid.reshape(1, -1, n, 2), mode='bilinear', padding_mode='zeros', align_corners=False)
+        return feats.reshape(c, -1, n, n).transpose(0, 1)
 
     def embed_features(self, feats: torch.Tensor) -> torch.Tensor:
         """Aligned stem features -> raw (unnormalized) embeddings [K, D]."""
@@ -110,19 +123,20 @@ def template_points_in_frame(marks: torch.Tensor, points: torch.Tensor) -> torch
     return torch.stack([u, v], -1)
 
 
-def grid_points(marks: torch.Tensor) -> torch.Tensor:
-    """The template pixels (2i, 2j) at which MobileFaceNet's first conv centres its outputs: [56*56, 2]."""
-    steps = torch.arange(GRID, dtype=marks.dtype, device=marks.device) * float(STEM_STRIDE)
+def grid_points(marks: torch.Tensor, n: int = GRID, step: int = 2) -> torch.Tensor:
+    """Template pixels (step·i, step·j), i, j < n: [n*n, 2]. n=56, step=2 are where MobileFaceNet's first conv
+    centres its outputs; n=112, step=1 is every pixel of the template."""
+    steps = torch.arange(n, dtype=marks.dtype, device=marks.device) * float(step)
     gy, gx = torch.meshgrid(steps, steps, indexing='ij')
     return torch.stack([gx, gy], -1).reshape(-1, 2)
 
 
-def aligned_grid(marks: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """GridSample coordinates [K,56,56,2] on a stride-2 map of h x w cells (cell j centred on input pixel 2j)."""
-    frame = template_points_in_frame(marks, grid_points(marks))
+def aligned_grid(marks: torch.Tensor, h: int, w: int, n: int = GRID, step: int = 2) -> torch.Tensor:
+    """GridSample coordinates [K,n,n,2] on a stride-2 map of h x w cells (cell j centred on input pixel 2j)."""
+    frame = template_points_in_frame(marks, grid_points(marks, n, step))
     # Input pixel p is map cell p / 2; with align_corners=False cell q sits at (q + 0.5) * 2 / size - 1.
     norm = frame.new_tensor([1.0 / w, 1.0 / h])
-    return ((frame / STEM_STRIDE + 0.5) * 2.0 * norm - 1.0).reshape(-1, GRID, GRID, 2)
+    return ((frame / STEM_STRIDE + 0.5) * 2.0 * norm - 1.0).reshape(-1, n, n, 2)
 
 
 def anchor_centres(size_h: int, size_w: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument('--skip-blocks', default='',
                     help="comma-separated MobileFaceNet residual blocks to drop (a slimmer body distilled from --init's), e.g. 2,4,7,9,11")
     ap.add_argument('--jitter', type=float, default=0.03, help='landmark jitter, fraction of the eye distance')
+    ap.add_argument('--single-share', type=float, default=0.4,
+                    help='share of training inputs that are one image on the whole canvas (the rest are 4-image mosaics, faces at half the scale)')
+    ap.add_argument('--min-scale', type=float, default=0.3, help="smallest placement scale, relative to the SDK's letterbox scale")
     ap.add_argument('--threads', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--no-export', action='store_true')
@@ -174,7 +177,8 @@ def main() -> None:
         scale = min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
         for g, lr in zip(opt.param_groups, base_lrs):
             g['lr'] = lr * scale
-        placed = [place_mosaic(args.data, items, cfg['size'], rng, jitter=args.jitter) for _ in range(cfg['images'])]
+        placed = [place_mosaic(args.data, items, cfg['size'], rng, jitter=args.jitter, p_single=args.single_share, min_scale=args.min_scale)
+                  for _ in range(cfg['images'])]
         x = rgb_uint8_nhwc_to_bgr(torch.from_numpy(np.stack([p.canvas for p in placed])).to(device))
         with torch.no_grad():
             t_heads = dict(zip(YUNET_HEADS, teacher(x)))
@@ -209,10 +213,11 @@ def main() -> None:
             torch.save({'step': step, 'state': net.state_dict(), 'arc': arc.state_dict(), 'opt': opt.state_dict(), 'config': cfg}, tmp)
             os.replace(tmp, ckpt_path)
         if args.snapshot_every and step % args.snapshot_every == 0:
-            torch.save({'design': 'v3', 'skip_blocks': list(net.skip_blocks), 'state': {k: v.cpu() for k, v in net.state_dict().items()}},
+            torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks),
+                        'state': {k: v.cpu() for k, v in net.state_dict().items()}},
                        out / f'weights-{step}.pt')
     net = net.cpu()
-    torch.save({'design': 'v3', 'skip_blocks': list(net.skip_blocks), 'state': net.state_dict()}, out / 'weights.pt')
+    torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks), 'state': net.state_dict()}, out / 'weights.pt')
     if not args.no_export:
         info = export_v3(net.eval(), out, cfg['export_size'], 200, 0.5, 0.3, args.data, args.labels)
         print(json.dumps({'exported': info}), flush=True)

@@ -109,17 +109,18 @@ def place(data_root: str, item: LabelledImage, size: int, rng: random.Random, mi
                   np.stack([f.emb for f in item.faces]), np.array([f.identity for f in item.faces]))
 
 
-def place_mosaic(data_root: str, items: list[LabelledImage], size: int, rng: random.Random, jitter: float = 0.0, p_single: float = 0.4) -> Placed:
+def place_mosaic(data_root: str, items: list[LabelledImage], size: int, rng: random.Random, jitter: float = 0.0, p_single: float = 0.4,
+                 min_scale: float = 0.3) -> Placed:
     """One image on the whole canvas (large faces), or four images on its quarters (four times the faces for
     one detector pass, at half the scale): faces of every size at a lower cost per face."""
     if rng.random() < p_single:
-        return place(data_root, items[rng.randrange(len(items))], size, rng, jitter=jitter)
+        return place(data_root, items[rng.randrange(len(items))], size, rng, min_scale=min_scale, jitter=jitter)
     half = size // 2
     canvas = np.zeros((size, size, 3), np.uint8)
     marks, embs, ids = [], [], []
     for ty in (0, half):
         for tx in (0, half):
-            p = place(data_root, items[rng.randrange(len(items))], half, rng, jitter=jitter)
+            p = place(data_root, items[rng.randrange(len(items))], half, rng, min_scale=min_scale, jitter=jitter)
             canvas[ty:ty + half, tx:tx + half] = p.canvas
             marks.append(p.marks + np.array([tx, ty], np.float32))
             embs.append(p.embs)
