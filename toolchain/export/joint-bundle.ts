@@ -22,7 +22,7 @@ interface ExportInfo {
   score_floor?: number;
   /** Per-face work of the recognition body (GFLOPs for one face). */
   gflops_per_face?: number;
-  /** Design v3: the adapter between the sampled stem and the body ('1x1' or '3x3s2'; absent in exports before '3x3s2'). */
+  /** Design v3: the adapter between the sampled stem and the body ('1x1', '3x3' or '3x3s2'; older exports have none and are '1x1'). */
   adapter?: string;
 }
 

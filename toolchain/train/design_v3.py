@@ -12,8 +12,9 @@ of the untrained network's embedding to the teacher's):
   cell cannot see the 3x3 template pixels the teacher's conv sees.
 - '3x3' (the default): the same 56x56 samples, a 3x3 conv (R² 0.95, cosine 0.986).
 - '3x3s2': the stem sampled at every template pixel (112x112), a 3x3 stride-2 conv, the teacher
-  conv's own footprint (R² 0.98, cosine 0.995); but onnxruntime's GridSample over 4x the samples
-  costs about 3.8 ms a face at 52 faces (0.3 ms for the 56x56 grid), and LFW accuracy is no better.
+  conv's own footprint (R² 0.98, cosine 0.995; untrained, 0.7 points above '3x3' on LFW DevTest,
+  equal on DevTrain); but onnxruntime's GridSample over 4x the samples costs about 3.8 ms a face at
+  52 faces (0.3 ms for the 56x56 grid), 1.8x the cascade's whole per-face cost.
 
 Geometry: MobileFaceNet's first conv (3x3, stride 2, pad 1) centres output i on template pixel
 2i; YuNet's stem centres map cell j on input pixel 2j. So the '1x1' sample for output i is the stem

@@ -163,7 +163,7 @@ def load_v3(weights: str, models: str, skip_blocks: tuple[int, ...] | None = Non
     saved = torch.load(weights, map_location='cpu')
     state = saved['state'] if 'state' in saved else saved
     saved_skip = tuple(saved.get('skip_blocks', ())) if 'state' in saved else ()
-    adapter = saved.get('adapter', '1x1') if 'state' in saved else '1x1'  # files from before the 3x3s2 adapter are 1x1
+    adapter = saved.get('adapter', '1x1') if 'state' in saved else '1x1'  # files from before adapter kinds are 1x1
     skip = saved_skip if skip_blocks is None else skip_blocks
     if not set(saved_skip) <= set(skip):
         raise ValueError(f'{weights} has no weights for blocks {sorted(set(saved_skip) - set(skip))}')
