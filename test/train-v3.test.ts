@@ -75,6 +75,24 @@ run(`joint model v3${why}`, () => {
     expect(mfnDiff['output0']).toBeLessThanOrEqual(1e-4);
   }, 120_000);
 
+  test("the 3x3s2 adapter's four interleaved 56x56 phase grids sample exactly the 112x112 template grid", () => {
+    const code = [
+      'import sys, torch',
+      'from design_v3 import JointV3',
+      `net = JointV3(${JSON.stringify(dataPath('models', 'yunet_s_640_640.onnx'))}, ${JSON.stringify(dataPath('models', 'mobilefacenet_128.onnx'))}, adapter='3x3s2')`,
+      'stem = torch.rand(1, 16, 160, 200)',
+      'marks = torch.tensor([[[130., 150], [190, 148], [160, 185], [138, 215], [185, 213]], [[40., 60], [60, 61], [50, 72], [42, 82], [58, 82]]])',
+      'a, b = net.sample(stem, marks), JointV3.sample_grid(stem, marks, 112, 1)',
+      "print('x'.join(map(str, a.shape)), float((a - b).abs().max()), float(b.abs().max()))",
+    ].join('\n');
+    const r = spawnSync(PYTHON, ['-c', code], { cwd: TRAIN, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr.slice(-2000)).not.toMatch(/Error/);
+    const [shape, diff, magnitude] = r.stdout.trim().split(' ');
+    expect(shape).toBe('2x16x112x112');
+    expect(Number(magnitude)).toBeGreaterThan(0.1); // the faces lie on the map: real samples, not padding
+    expect(Number(diff)).toBe(0);
+  }, 120_000);
+
   describe('fit, joint fine-tuning and export (smoke configuration)', () => {
     let trainLog: Array<Record<string, number>> = [];
     let bundle = '';

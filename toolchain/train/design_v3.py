@@ -13,8 +13,9 @@ of the untrained network's embedding to the teacher's):
 - '3x3' (the default): the same 56x56 samples, a 3x3 conv (R² 0.95, cosine 0.986).
 - '3x3s2': the stem sampled at every template pixel (112x112), a 3x3 stride-2 conv, the teacher
   conv's own footprint (R² 0.98, cosine 0.995; untrained, 0.7 points above '3x3' on LFW DevTest,
-  equal on DevTrain); but onnxruntime's GridSample over 4x the samples costs about 3.8 ms a face at
-  52 faces (0.3 ms for the 56x56 grid), 1.8x the cascade's whole per-face cost.
+  equal on DevTrain); but 4x the samples: at 52 faces onnxruntime's GridSample takes 196 ms as one
+  112x112 grid, 40 ms as four 56x56 phase grids (how `sample` does it), whose interleaving takes
+  another ~70 ms; the per-face cost is 1.6x the cascade's (5.56 against 3.44 ms).
 
 Geometry: MobileFaceNet's first conv (3x3, stride 2, pad 1) centres output i on template pixel
 2i; YuNet's stem centres map cell j on input pixel 2j. So the '1x1' sample for output i is the stem
@@ -78,9 +79,20 @@ class JointV3(nn.Module):
 
     def sample(self, stem: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
         """Aligned stem features [K, C, n, n] of K faces of one image ([1, C, h, w] map; marks [K, 5, 2] input px)."""
+        if self.sample_step == 1:
+            # Every template pixel as four interleaved 56x56 phase grids: the same samples, but onnxruntime's
+            # GridSample runs four calls of a quarter the size 4-6x faster than one (its cost grows faster than
+            # its output once grid and output leave the cache).
+            phases = [self.sample_grid(stem, marks, GRID, 2, (dx, dy)) for dy in (0, 1) for dx in (0, 1)]  # 4 x [K, C, 56, 56]
+            k, c = phases[0].shape[:2]
+            return F.pixel_shuffle(torch.stack(phases, 2).reshape(k, c * 4, GRID, GRID), 2)  # [K, C, 112, 112]
+        return self.sample_grid(stem, marks, self.sample_size, self.sample_step)
+
+    @staticmethod
+    def sample_grid(stem: torch.Tensor, marks: torch.Tensor, n: int, step: int, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """The stem map at template pixels (step·j + offset x, step·i + offset y), i, j < n: [K, C, n, n]."""
         _, c, h, w = stem.shape
-        n = self.sample_size
-        grid = aligned_grid(marks, h, w, n, self.sample_step)  # [K, n, n, 2]
+        grid = aligned_grid(marks, h, w, n, step, offset)  # [K, n, n, 2]
         # One GridSample for every face of the image: rows of faces stacked, then faces to the batch axis.
         feats = F.grid_sample(stem, grid.reshape(1, -1, n, 2), mode='bilinear', padding_mode='zeros', align_corners=False)
         return feats.reshape(c, -1, n, n).transpose(0, 1)
@@ -124,17 +136,17 @@ def template_points_in_frame(marks: torch.Tensor, points: torch.Tensor) -> torch
     return torch.stack([u, v], -1)
 
 
-def grid_points(marks: torch.Tensor, n: int = GRID, step: int = 2) -> torch.Tensor:
-    """Template pixels (step·i, step·j), i, j < n: [n*n, 2]. n=56, step=2 are where MobileFaceNet's first conv
-    centres its outputs; n=112, step=1 is every pixel of the template."""
+def grid_points(marks: torch.Tensor, n: int = GRID, step: int = 2, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Template pixels (step·j + offset x, step·i + offset y), i, j < n, as (x, y): [n*n, 2]. n=56, step=2 are where
+    MobileFaceNet's first conv centres its outputs; n=112, step=1 is every pixel of the template."""
     steps = torch.arange(n, dtype=marks.dtype, device=marks.device) * float(step)
-    gy, gx = torch.meshgrid(steps, steps, indexing='ij')
+    gy, gx = torch.meshgrid(steps + offset[1], steps + offset[0], indexing='ij')
     return torch.stack([gx, gy], -1).reshape(-1, 2)
 
 
-def aligned_grid(marks: torch.Tensor, h: int, w: int, n: int = GRID, step: int = 2) -> torch.Tensor:
+def aligned_grid(marks: torch.Tensor, h: int, w: int, n: int = GRID, step: int = 2, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
     """GridSample coordinates [K,n,n,2] on a stride-2 map of h x w cells (cell j centred on input pixel 2j)."""
-    frame = template_points_in_frame(marks, grid_points(marks, n, step))
+    frame = template_points_in_frame(marks, grid_points(marks, n, step, offset))
     # Input pixel p is map cell p / 2; with align_corners=False cell q sits at (q + 0.5) * 2 / size - 1.
     norm = frame.new_tensor([1.0 / w, 1.0 / h])
     return ((frame / STEM_STRIDE + 0.5) * 2.0 * norm - 1.0).reshape(-1, n, n, 2)
