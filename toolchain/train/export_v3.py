@@ -158,6 +158,12 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
     return info
 
 
+def save_v3(net: JointV3, path: Path) -> None:
+    """Writes the weights file load_v3 reads: the state (on the CPU) and what rebuilds the network around it."""
+    torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks),
+                'state': {k: v.cpu() for k, v in net.state_dict().items()}}, path)
+
+
 def load_v3(weights: str, models: str, skip_blocks: tuple[int, ...] | None = None) -> JointV3:
     """The network of a weights file; `skip_blocks` starts a slimmer body from a fuller one's weights."""
     saved = torch.load(weights, map_location='cpu')

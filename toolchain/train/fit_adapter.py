@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 from design_v3 import ADAPTERS, MFN_CONV1_PRE, JointV3, rgb_uint8_nhwc_to_bgr  # noqa: E402
+from export_v3 import save_v3  # noqa: E402
 from onnx_import import OnnxModule  # noqa: E402
 from v3_data import image_tensor, load_v3_labels, place, teacher_crops  # noqa: E402
 
@@ -96,7 +97,7 @@ def main() -> None:
         net.adapter.bias.copy_(b.float())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'state': net.state_dict()}, out / 'weights.pt')
+    save_v3(net, out / 'weights.pt')
     active = held[y.std(0) > 1e-3]
     info = {'adapter': args.adapter, 'images': args.images, 'positions': int(x.shape[0]), 'lambda': args.lam, 'r2_heldout_mean_active': float(active.mean()),
             'active_channels': int(active.numel()), 'seconds': round(time.time() - t0, 1)}

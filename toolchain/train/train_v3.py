@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 from design_v3 import STRIDES, YUNET_HEADS, rgb_uint8_nhwc_to_bgr  # noqa: E402
-from export_v3 import export_v3, load_v3  # noqa: E402
+from export_v3 import export_v3, load_v3, save_v3  # noqa: E402
 from onnx_import import OnnxModule  # noqa: E402
 from v3_data import load_v3_labels, place_mosaic  # noqa: E402
 
@@ -213,11 +213,9 @@ def main() -> None:
             torch.save({'step': step, 'state': net.state_dict(), 'arc': arc.state_dict(), 'opt': opt.state_dict(), 'config': cfg}, tmp)
             os.replace(tmp, ckpt_path)
         if args.snapshot_every and step % args.snapshot_every == 0:
-            torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks),
-                        'state': {k: v.cpu() for k, v in net.state_dict().items()}},
-                       out / f'weights-{step}.pt')
+            save_v3(net, out / f'weights-{step}.pt')
     net = net.cpu()
-    torch.save({'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks), 'state': net.state_dict()}, out / 'weights.pt')
+    save_v3(net, out / 'weights.pt')
     if not args.no_export:
         info = export_v3(net.eval(), out, cfg['export_size'], 200, 0.5, 0.3, args.data, args.labels)
         print(json.dumps({'exported': info}), flush=True)
