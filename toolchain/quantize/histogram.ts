@@ -32,9 +32,13 @@ export class AbsHistogram {
     while (amax > this.range) this.doubleRange();
     const n = this.bins.length;
     const inv = 1 / this.width;
+    // Plain arithmetic, no Math.* call per value: inside a vm context (jest's sandbox) every
+    // global lookup in this loop goes through the context's interceptor, 40x slower.
+    const bins = this.bins;
     for (let i = 0; i < values.length; i++) {
-      const b = Math.floor(Math.abs(values[i]!) * inv);
-      this.bins[b < n ? b : n - 1]! += 1;
+      const v = values[i]!;
+      const b = ((v < 0 ? -v : v) * inv) | 0; // |v|·inv ≤ n here, so |0 is floor
+      bins[b < n ? b : n - 1]! += 1;
     }
   }
 
