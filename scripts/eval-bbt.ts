@@ -9,7 +9,7 @@
  * from the same crops; a cascade face with no confident match is a stranger (someone not among the
  * 8). docs/gallery.md "BBT goal" says what a person looking at the images saw.
  *
- *   npm run -s eval:bbt [-- --threshold 0.45 --margin 0.05 --bundle DIR --draw OUT_DIR --sweep --pad-retries 0.5,1 --grey]
+ *   npm run -s eval:bbt [-- --threshold 0.45 --margin 0.05 --bundle DIR --draw OUT_DIR --sweep --pad-retries 0.5,1 --grey --input-size frame]
  *
  * Photos of one person each (a gallery folder and a probe folder) are `jetface eval identify`
  * (sdk/eval/identification.ts). The scenes here hold several faces and no stored labels, so this
@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceEngine } from '../sdk/engine/face-engine';
+import { inputSizeArg, type InputSizePolicy } from '../sdk/engine/input-size';
 import { boxIou } from '../sdk/engine/nms';
 import { enrollFolder } from '../sdk/gallery/enroll';
 import { decodeImageBytes } from '../sdk/gallery/enroll-input';
@@ -52,11 +53,17 @@ const { values } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'pad-retries': { type: 'string' },
     grey: { type: 'boolean', default: false },
+    /** FaceEngine's inputSize for --bundle: 'frame' feeds the larger scenes at their own resolution (dynamic bundles). */
+    'input-size': { type: 'string', default: 'bundle' },
   },
 });
 
-async function runBundle(bundle: string, options: { threshold?: number; margin?: number }): Promise<{ faces: SceneFace[][]; enrolled: number; refused: number; gallery: SqliteGallery; dir: string }> {
-  const engine = await FaceEngine.create(bundle);
+async function runBundle(
+  bundle: string,
+  options: { threshold?: number; margin?: number },
+  inputSize: InputSizePolicy = 'bundle',
+): Promise<{ faces: SceneFace[][]; enrolled: number; refused: number; gallery: SqliteGallery; dir: string }> {
+  const engine = await FaceEngine.create(bundle, { inputSize });
   const dir = mkdtempSync(join(tmpdir(), 'jetface-bbt-'));
   // Each bundle's own match threshold unless one is given: what a device running it would use.
   const gallery = SqliteGallery.open(join(dir, 'gallery.db'), { modelId: embeddingSpaceId(engine.manifest), threshold: engine.manifest.thresholds.match, ...options });
@@ -164,7 +171,8 @@ async function main(): Promise<void> {
   const runs: { name: string; bundle: string }[] = [{ name: 'cascade', bundle: cascadeDir }, { name: 'jetface-s', bundle: values.bundle! }];
   const results: Record<string, unknown>[] = [];
   for (const run of runs) {
-    const r = await runBundle(run.bundle, { ...(threshold !== undefined ? { threshold } : {}), ...(margin !== undefined ? { margin } : {}) });
+    const inputSize = run.name === 'cascade' ? 'bundle' : inputSizeArg(values['input-size']!);
+    const r = await runBundle(run.bundle, { ...(threshold !== undefined ? { threshold } : {}), ...(margin !== undefined ? { margin } : {}) }, inputSize);
     console.log(`== ${run.name} (${run.bundle}): enrolled ${r.enrolled} of ${r.enrolled + r.refused} crops; threshold ${r.gallery.threshold}, margin ${r.gallery.margin}`);
     const result = score(r.faces, refFaces, r.gallery, r.gallery.threshold, r.gallery.margin, true);
     if (values.sweep) {

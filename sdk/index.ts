@@ -11,6 +11,7 @@
 export * from './errors';
 export * from './types';
 export { FaceEngine, type FaceEngineOptions, type EngineInfo, type DetectResult } from './engine/face-engine';
+export { placeFrame, type InputSizePolicy, type InputPlacement } from './engine/input-size';
 export { DEFAULT_PROVIDER_ORDER, EXECUTION_PROVIDERS, type ExecutionProviderName, type ProviderAttempt } from './engine/providers';
 export { loadBundle, sha256File, MANIFEST_FILE, type ModelBundle, type BundleModelFile } from './bundle/load-bundle';
 export { parseManifest, MANIFEST_FORMAT_VERSION, type BundleManifest, type BundleManifestInput, type CascadeManifest, type JointManifest, type TensorInputSpec } from './bundle/manifest';

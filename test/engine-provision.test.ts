@@ -72,11 +72,18 @@ describe('tensorrtOptions', () => {
       trt_engine_cache_path: join(CACHE, bundle.manifest.modelId.replace(':', '_')),
       trt_timing_cache_enable: '1',
       trt_timing_cache_path: join(CACHE, 'timing'),
-      trt_profile_min_shapes: 'image:1x640x640x3',
+      // The default bundle's input is dynamic (multiples of 32 up to 1920): one profile over that range, tuned at 640.
+      trt_profile_min_shapes: 'image:1x32x32x3',
       trt_profile_opt_shapes: 'image:1x640x640x3',
-      trt_profile_max_shapes: 'image:1x640x640x3',
+      trt_profile_max_shapes: 'image:1x1920x1920x3',
       trt_max_workspace_size: String(1024 * 1024 * 1024),
     });
+  });
+
+  test('a static input gets one exact profile: min = opt = max', () => {
+    const fixed = { ...bundle, manifest: { ...bundle.manifest, dynamicInput: undefined } } as typeof bundle;
+    const o = tensorrtOptions(fixed, base).models[0]!.providerOptions;
+    expect([o.trt_profile_min_shapes, o.trt_profile_opt_shapes, o.trt_profile_max_shapes]).toEqual(Array(3).fill('image:1x640x640x3'));
   });
 
   test('every trt_* value is a string, as UpdateTensorRTProviderOptions takes it; deviceId stays a number for the stock binding', () => {

@@ -6,10 +6,11 @@
  * python3-torch and python3-onnx (installed by .ci/run); skipped, saying so, where absent.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FaceEngine } from '../sdk/engine/face-engine';
+import { boxIou } from '../sdk/engine/nms';
 import { loadImageFrame } from '../sdk/image/decode';
 import type { Frame } from '../sdk/types';
 import { writeJointBundle } from '../toolchain/export/joint-bundle';
@@ -179,6 +180,34 @@ run(`joint model v3${why}`, () => {
       } finally {
         await Promise.all([a.close(), b.close()]);
       }
+    }, 300_000);
+
+    test('a --max-size export takes any multiple of 32: checked against PyTorch at a wider input, and feeds large frames at their own size', async () => {
+      const wide = join(work, 'wide');
+      python('export_v3.py', ['--weights', join(work, 'run', 'weights.pt'), '--out', wide, '--labels', join(work, 'labels.jsonl'), '--data', DATA_DIR, '--models', dataPath('models'), '--size', '320', '--max-size', '640']);
+      const wideBundle = join(work, 'wide-bundle');
+      const { manifest } = await writeJointBundle({ from: wide, out: wideBundle, name: 'v3-smoke-wide' });
+      expect(manifest.kind === 'joint' && manifest.dynamicInput).toEqual({ maxSide: 640, multiple: 32 });
+      expect(readFileSync(join(wideBundle, 'MODEL_CARD.md'), 'utf8')).toMatch(/at a wider input, \d+ candidates/);
+
+      const frame = await loadImageFrame(dataPath('scenes', 'two_people.jpg')); // 1126x661: 640x384 at 'frame'
+      const [small, large] = [await FaceEngine.create(wideBundle, { providers: ['cpu'] }), await FaceEngine.create(wideBundle, { providers: ['cpu'], inputSize: 'frame' })];
+      try {
+        const [atBundle, atFrame] = [await small.detectWithTimings(frame), await large.detectWithTimings(frame)];
+        expect(atFrame.faces.length).toBeGreaterThanOrEqual(1);
+        // In frame pixels either way: each face found at the bundle's 320 is found at 640 too.
+        for (const f of atBundle.faces) expect(Math.max(...atFrame.faces.map((g) => boxIou(f.box, g.box)))).toBeGreaterThan(0.5);
+        for (const f of atFrame.faces) expect(f.box[2]).toBeLessThanOrEqual(frame.width);
+      } finally {
+        await Promise.all([small.close(), large.close()]);
+      }
+
+      // A graph that drifts at the wider size is refused, though it matches at its own size.
+      const embeddings = join(wide, 'reference-wide', 'embeddings.f32');
+      const bytes = readFileSync(embeddings);
+      const drifted = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).map((v) => v + 0.01);
+      writeFileSync(embeddings, drifted);
+      await expect(writeJointBundle({ from: wide, out: join(work, 'wide-bad'), name: 'v3-smoke-wide' })).rejects.toThrow(/at the wider reference size/);
     }, 300_000);
   });
 });

@@ -112,6 +112,7 @@ export async function startDevice(config: DeviceConfig, options: StartDeviceOpti
     const engine = await FaceEngine.create(config.model.bundle, {
       providers: config.model.providers as ExecutionProviderName[],
       threads: config.model.threads,
+      inputSize: config.model.inputSize,
       ...(config.model.minScore !== undefined ? { minScore: config.model.minScore } : {}),
       // zod leaves absent optional keys absent, so these casts only drop `| undefined` from the types.
       ...(config.model.tensorrt ? { tensorrt: config.model.tensorrt as TensorRtChoice & { cacheRoot?: string } } : {}),

@@ -126,6 +126,15 @@ const jointManifest = z.strictObject({
    * `scoreThreshold` never leave the graph: it is the floor of `detect()`'s `minScore`.
    */
   inGraphNms: z.strictObject({ scoreThreshold: probability, iouThreshold: probability }).optional(),
+  /**
+   * Present when the graph takes any height and width that are multiples of `multiple`, up to
+   * `maxSide`: the engine can then feed a large frame at its own resolution (FaceEngine's
+   * `inputSize`). `input.width`/`height` stay the default size and the size small frames get.
+   */
+  dynamicInput: z
+    .strictObject({ maxSide: side, multiple: z.number().int().min(1).max(256) })
+    .refine((d) => d.maxSide % d.multiple === 0, { message: 'maxSide must be a multiple of multiple', path: ['maxSide'] })
+    .optional(),
   quantization: quantization.optional(),
 });
 

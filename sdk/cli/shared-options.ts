@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { FaceEngine } from '../engine/face-engine';
+import { inputSizeArg } from '../engine/input-size';
 import { EXECUTION_PROVIDERS, validateProviderOrder } from '../engine/providers';
 import { InvalidArgumentError } from '../errors';
 
@@ -9,6 +10,7 @@ export interface EngineCliOptions {
   providers?: string;
   threads?: string;
   minScore?: string;
+  inputSize?: string;
 }
 
 export function addEngineOptions(command: Command): Command {
@@ -16,7 +18,8 @@ export function addEngineOptions(command: Command): Command {
     .requiredOption('--bundle <dir>', 'model bundle folder')
     .option('--providers <list>', `execution providers to try in order (${EXECUTION_PROVIDERS.join(',')})`)
     .option('--threads <n>', 'CPU intra-op threads (0 = onnxruntime decides)')
-    .option('--min-score <p>', "minimum face score (default: the bundle's)");
+    .option('--min-score <p>', "minimum face score (default: the bundle's)")
+    .option('--input-size <size>', "bundle | frame | longest side in px: feed large frames at their own resolution (bundles with a dynamic input)");
 }
 
 export function openEngine(o: EngineCliOptions): Promise<FaceEngine> {
@@ -24,6 +27,7 @@ export function openEngine(o: EngineCliOptions): Promise<FaceEngine> {
     ...(o.providers ? { providers: validateProviderOrder(o.providers.split(',').map((p) => p.trim())) } : {}),
     ...(o.threads !== undefined ? { threads: parseNumber('--threads', o.threads) } : {}),
     ...(o.minScore !== undefined ? { minScore: parseNumber('--min-score', o.minScore) } : {}),
+    ...(o.inputSize !== undefined ? { inputSize: inputSizeArg(o.inputSize) } : {}),
   });
 }
 

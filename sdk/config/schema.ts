@@ -119,6 +119,10 @@ const model = z.strictObject({
   providers: z.array(z.enum(EXECUTION_PROVIDERS as [string, ...string[]])).min(1).max(3).default(['tensorrt', 'cuda', 'cpu']),
   threads: int(0, 256).default(1).describe('CPU intra-op threads (0 = onnxruntime decides)'),
   minScore: z.number().min(0).max(1).optional().describe("minimum face score (default: the bundle's)"),
+  inputSize: z
+    .union([z.enum(['bundle', 'frame']), int(32, 8192)])
+    .default('bundle')
+    .describe("'bundle' letterboxes every frame into the bundle's input; 'frame' (or a longest side in px) feeds large frames at their own resolution (bundles with a dynamic input)"),
   tensorrt: tensorrt.optional(),
 });
 

@@ -4,6 +4,7 @@ import type { BundleManifest } from '../bundle/manifest';
 import { EngineClosedError, InvalidArgumentError, WorkerError, reviveError } from '../errors';
 import { assertValidFrame } from '../image/frame';
 import type { Face, Frame } from '../types';
+import { checkInputSizePolicy, type InputSizePolicy } from './input-size';
 import type { FromWorker, ToWorker } from './protocol';
 import { DEFAULT_PROVIDER_ORDER, validateProviderOrder, type ExecutionProviderName, type ProviderAttempt } from './providers';
 import type { StageTimings } from './runner';
@@ -30,6 +31,12 @@ export interface FaceEngineOptions {
    * provider is tried; only an onnxruntime-node built as docs/jetson.md says passes them on.
    */
   tensorrt?: TensorRtChoice & { cacheRoot?: string };
+  /**
+   * Input size per frame: `'bundle'` (default) letterboxes every frame into the bundle's size;
+   * `'frame'` feeds a larger frame at its own resolution, up to the bundle's `dynamicInput.maxSide`
+   * (a number caps the longest side). Only for bundles exported with a dynamic input; see docs/BENCHMARKS.md.
+   */
+  inputSize?: InputSizePolicy;
 }
 
 /** What the engine is running, for logs and `jetface doctor`. */
@@ -100,6 +107,7 @@ export class FaceEngine {
     const threads = checkInteger('options.threads', options.threads ?? 1, 0, 256);
     const bundle = await loadBundle(bundleDir, { verifyChecksums: options.verifyChecksums ?? true });
     const minScore = options.minScore ?? bundle.manifest.thresholds.detection;
+    const inputSize = checkInputSizePolicy(options.inputSize ?? 'bundle', bundle.manifest);
     if (!(minScore >= 0 && minScore <= 1)) throw new InvalidArgumentError('options.minScore', 'a number in 0..1', options.minScore);
 
     // Only when asked: an explicit TensorRT choice the bundle cannot honour is a configuration error.
@@ -112,6 +120,7 @@ export class FaceEngine {
       bundle,
       settings: { providers, deviceId, threads, ...(tensorrt ? { tensorrt } : {}) },
       warmup: options.warmup ?? true,
+      inputSize,
     }).catch(async (error: unknown) => {
       await worker.terminate();
       throw error;

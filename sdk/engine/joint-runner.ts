@@ -6,7 +6,8 @@ import type { Box, Face, Frame, Landmarks } from '../types';
 import { l2Normalize } from './align';
 import { checkModelContract } from './contract';
 import { nonMaxSuppression } from './nms';
-import { resizeForModel, toFrameCoordinates, toInputTensor, type ResizedImage } from './preprocess';
+import { placeFrame, type InputSizePolicy } from './input-size';
+import { placeScaled, resizeForModel, toFrameCoordinates, toInputTensor, type ResizedImage } from './preprocess';
 import { blankFrame, elapsedMs, type DetectOutput, type FaceRunner } from './runner';
 import { openSession, type SessionSettings } from './session';
 
@@ -15,7 +16,7 @@ import { openSession, type SessionSettings } from './session';
  * (a fixed top-K, or only the faces that survive the graph's own threshold and NMS); the host
  * applies the caller's score threshold and NMS.
  */
-export async function createJointRunner(bundle: ModelBundle, settings: SessionSettings): Promise<FaceRunner> {
+export async function createJointRunner(bundle: ModelBundle, settings: SessionSettings, inputSize: InputSizePolicy = 'bundle'): Promise<FaceRunner> {
   const manifest = bundle.manifest as JointManifest;
   const path = bundle.modelFiles[0]!.path;
   const opened = await openSession(path, settings);
@@ -35,7 +36,9 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
     },
     async detect(frame: Frame, minScore: number): Promise<DetectOutput> {
       let t = process.hrtime.bigint();
-      const resized = await resizeForModel(frame, input.width, input.height, input.resize);
+      const place = placeFrame(frame, manifest, inputSize);
+      const resized =
+        place.scale === undefined ? await resizeForModel(frame, input.width, input.height, input.resize) : await placeScaled(frame, place.scale, place.width, place.height);
       const tensor = toInputTensor(resized.pixels, resized.width, resized.height, frame.format, input);
       const timings: DetectOutput['timings'] = { preprocess: elapsedMs(t) };
 

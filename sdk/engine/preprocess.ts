@@ -22,18 +22,25 @@ export async function resizeForModel(frame: Frame, width: number, height: number
   if (frame.width === width && frame.height === height) {
     return { pixels: frame.data, width, height, scaleX: 1, scaleY: 1 };
   }
-  if (mode === 'letterbox' && frame.width <= width && frame.height <= height && (frame.width === width || frame.height === height)) {
-    // Already at the letterbox's inner size (the capture scaled it, as it should): pad, no resampling.
-    return { pixels: padBottomRight(frame.data, frame.width, frame.height, width, height), width, height, scaleX: 1, scaleY: 1 };
-  }
-  const raw = { width: frame.width, height: frame.height, channels: 3 as const };
   if (mode === 'stretch') {
+    const raw = { width: frame.width, height: frame.height, channels: 3 as const };
     const pixels = await sharp(frame.data, { raw }).resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     return { pixels: asUint8(pixels), width, height, scaleX: width / frame.width, scaleY: height / frame.height };
   }
-  const scale = Math.min(width / frame.width, height / frame.height);
+  return placeScaled(frame, Math.min(width / frame.width, height / frame.height), width, height);
+}
+
+/**
+ * The frame drawn at `scale` at the top left of a black `width x height` image (letterbox, or a
+ * dynamic input's padding). At the frame's own size (the capture scaled it, as it should) it is only padded.
+ */
+export async function placeScaled(frame: Frame, scale: number, width: number, height: number): Promise<ResizedImage> {
   const innerW = Math.max(1, Math.min(width, Math.round(frame.width * scale)));
   const innerH = Math.max(1, Math.min(height, Math.round(frame.height * scale)));
+  if (innerW === frame.width && innerH === frame.height) {
+    return { pixels: padBottomRight(frame.data, frame.width, frame.height, width, height), width, height, scaleX: 1, scaleY: 1 };
+  }
+  const raw = { width: frame.width, height: frame.height, channels: 3 as const };
   const pixels = await sharp(frame.data, { raw })
     .resize(innerW, innerH, { fit: 'fill', kernel: 'linear' })
     .extend({ right: width - innerW, bottom: height - innerH, background: { r: 0, g: 0, b: 0 } })

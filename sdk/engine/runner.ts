@@ -1,7 +1,5 @@
-import type { ModelBundle } from '../bundle/load-bundle';
 import type { Face, Frame } from '../types';
 import type { ExecutionProviderName, ProviderAttempt } from './providers';
-import type { SessionSettings } from './session';
 
 /** Milliseconds spent in each stage of one detect() call, measured inside the worker. */
 export type StageTimings = Record<string, number>;
@@ -21,7 +19,6 @@ export interface FaceRunner {
   close(): Promise<void>;
 }
 
-export type RunnerFactory = (bundle: ModelBundle, settings: SessionSettings) => Promise<FaceRunner>;
 
 export function elapsedMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;

@@ -135,7 +135,11 @@ export function tensorrtOptions(bundle: ModelBundle, input: TensorRtSetupInput):
   const cacheDir = join(resolve(input.cacheRoot), safeFolderName(manifest.modelId));
   const timingCacheDir = join(resolve(input.cacheRoot), 'timing');
   const models = bundle.modelFiles.map((file) => {
-    const shape = profileShape(inputSpec(manifest, file.role));
+    const spec = inputSpec(manifest, file.role);
+    const shape = profileShape(spec);
+    // A dynamic input (manifest dynamicInput): one profile from the smallest input to the largest, tuned
+    // for the bundle's own size; otherwise min = opt = max, one exact profile and no rebuild at run time.
+    const dynamic = manifest.kind === 'joint' ? manifest.dynamicInput : undefined;
     const providerOptions: TensorRtProviderOptions = {
       name: 'tensorrt',
       deviceId,
@@ -145,10 +149,9 @@ export function tensorrtOptions(bundle: ModelBundle, input: TensorRtSetupInput):
       trt_engine_cache_path: cacheDir,
       trt_timing_cache_enable: '1',
       trt_timing_cache_path: timingCacheDir,
-      // min = opt = max: the bundle's input is static, so one exact profile and no rebuild at run time.
-      trt_profile_min_shapes: shape,
+      trt_profile_min_shapes: dynamic ? profileShape({ ...spec, width: dynamic.multiple, height: dynamic.multiple }) : shape,
       trt_profile_opt_shapes: shape,
-      trt_profile_max_shapes: shape,
+      trt_profile_max_shapes: dynamic ? profileShape({ ...spec, width: dynamic.maxSide, height: dynamic.maxSide }) : shape,
       trt_max_workspace_size: String(workspaceMb * 1024 * 1024),
       ...(table ? { trt_int8_calibration_table_name: table.file, trt_int8_use_native_calibration_table: flag(table.native) } : {}),
       ...(dlaCore !== undefined ? { trt_dla_enable: '1' as const, trt_dla_core: String(dlaCore) } : {}),

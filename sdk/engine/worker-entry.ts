@@ -29,8 +29,10 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'init': {
       try {
-        const create = message.bundle.manifest.kind === 'joint' ? createJointRunner : createCascadeRunner;
-        runner = await create(message.bundle, message.settings);
+        runner =
+          message.bundle.manifest.kind === 'joint'
+            ? await createJointRunner(message.bundle, message.settings, message.inputSize)
+            : await createCascadeRunner(message.bundle, message.settings);
         const start = process.hrtime.bigint();
         if (message.warmup) await runner.warmup();
         send({ type: 'ready', provider: runner.provider, attempts: runner.attempts, warmupMs: Number(process.hrtime.bigint() - start) / 1e6 });

@@ -10,6 +10,8 @@ interface ExportInfo {
   /** The network design (`v3`: stem and branches initialized from the reference models); absent before v3. */
   design?: string;
   size: number;
+  /** Dynamic input: any multiple of 32 from `size` up to this (export_v3.py --max-size). */
+  max_size?: number;
   top_k: number;
   opset: number;
   gflops: number;
@@ -72,8 +74,12 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
   const from = resolve(options.from);
   const info = JSON.parse(await readFile(join(from, 'export.json'), 'utf8')) as ExportInfo;
   const check = await checkExport(join(from, 'model.onnx'), join(from, 'reference'));
-  if (!check.passed) {
-    throw new ContractError(`${from}/model.onnx does not match PyTorch: max differences ${JSON.stringify(check.maxAbsDiff)} over ${check.compared} candidates, tolerance ${JSON.stringify(check.tolerance)}`);
+  // A dynamic input is also checked at the second, wider size the trainer saved.
+  const wide = info.max_size ? await checkExport(join(from, 'model.onnx'), join(from, 'reference-wide')) : undefined;
+  for (const [what, c] of [['', check], [' at the wider reference size', wide]] as const) {
+    if (c && !c.passed) {
+      throw new ContractError(`${from}/model.onnx does not match PyTorch${what}: max differences ${JSON.stringify(c.maxAbsDiff)} over ${c.compared} candidates, tolerance ${JSON.stringify(c.tolerance)}`);
+    }
   }
   const out = resolve(options.out);
   const sha = await addModelFile(out, join(from, 'model.onnx'), 'model.onnx');
@@ -111,6 +117,7 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       outputs: { scores: 'scores', boxes: 'boxes', landmarks: 'landmarks', embeddings: 'embeddings' },
       topK: info.top_k,
       ...(info.nms ? { inGraphNms: info.nms } : {}),
+      ...(info.max_size ? { dynamicInput: { maxSide: info.max_size, multiple: 32 } } : {}),
       ...(options.evaluation ? { evaluation: options.evaluation } : {}),
       provenance: {
         description: options.description ?? 'jetface joint single-pass model',
@@ -119,22 +126,23 @@ export async function writeJointBundle(options: JointBundleOptions): Promise<{ m
       },
       metrics,
     },
-    modelCard(name, info, check, metrics, options.description, options.notes),
+    modelCard(name, info, check, metrics, options.description, options.notes, wide),
   );
   return { manifest, check };
 }
 
-function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string, notes?: string): string {
+function modelCard(name: string, info: ExportInfo, check: ExportCheck, metrics: Record<string, unknown>, description?: string, notes?: string, wide?: ExportCheck): string {
+  const diffs = (c: ExportCheck): string => Object.entries(c.maxAbsDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ');
   const origins = info.design === 'v3' ? `\n## Origins of the weights\n\n${v3Origins(info.adapter).map((t) => `- ${t}`).join('\n')}\n` : '';
   return `# ${name}
 
 ${description ?? 'A jetface **joint** model: one pass over the frame gives every face (score, box, 5 landmarks) and its 128-D identity embedding.'}
 
-- Input: ${info.size}x${info.size} uint8 RGB, NHWC, letterboxed by the SDK; normalization inside the graph.
+- Input: ${info.size}x${info.size} uint8 RGB, NHWC, letterboxed by the SDK; normalization inside the graph.${info.max_size ? ` Dynamic height and width: any multiple of 32 up to ${info.max_size}, so \`inputSize: 'frame'\` feeds large frames at their own resolution.` : ''}
 - Outputs: ${info.fixed_k ? `exactly ${info.top_k} faces after the in-graph score threshold ${info.score_floor} and NMS, zero-score padding (static shapes; the recognition body runs on all ${info.top_k})` : info.nms ? `the faces that survive the in-graph score threshold ${info.nms.scoreThreshold} and NMS at IoU ${info.nms.iouThreshold} (at most ${info.top_k}; the recognition body runs on those only)` : `top-${info.top_k} candidates`} (scores, boxes, landmarks, L2-normalized embeddings), decoded in the graph.
 - Size: ${info.params.toLocaleString('en-US')} parameters, ${info.gflops} GFLOPs at ${info.size}x${info.size}; ONNX opset ${info.opset}.
 - Trained by \`toolchain/train/${info.design === 'v3' ? 'train_v3.py' : 'train.py'}\` (L = L_det + λ·L_rec) on teacher labels from \`jetface label\`.
-- Export check against PyTorch in onnxruntime-node (${check.compared} candidates): max |Δ| ${Object.entries(check.maxAbsDiff).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}.
+- Export check against PyTorch in onnxruntime-node (${check.compared} candidates): max |Δ| ${diffs(check)}${wide ? `; at a wider input, ${wide.compared} candidates: ${diffs(wide)}` : ''}.
 
 ${origins}${notes ? `\n${notes.trim()}\n` : ''}
 ## Measured

@@ -148,8 +148,10 @@ def aligned_grid(marks: torch.Tensor, h: int, w: int, n: int = GRID, step: int =
     """GridSample coordinates [K,n,n,2] on a stride-2 map of h x w cells (cell j centred on input pixel 2j)."""
     frame = template_points_in_frame(marks, grid_points(marks, n, step, offset))
     # Input pixel p is map cell p / 2; with align_corners=False cell q sits at (q + 0.5) * 2 / size - 1.
-    norm = frame.new_tensor([1.0 / w, 1.0 / h])
-    return ((frame / STEM_STRIDE + 0.5) * 2.0 * norm - 1.0).reshape(-1, n, n, 2)
+    # Divided per axis, not by a tensor built from (w, h): that would freeze a traced size into a constant.
+    cells = frame / STEM_STRIDE + 0.5
+    norm = torch.stack([cells[..., 0] / w, cells[..., 1] / h], -1)
+    return (norm * 2.0 - 1.0).reshape(-1, n, n, 2)
 
 
 def anchor_centres(size_h: int, size_w: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,14 +75,16 @@ def rgb_stem(net: JointV3) -> JointV3:
 class JointV3Export(nn.Module):
     """uint8 NHWC RGB [1,H,W,3] -> the K surviving faces' scores, boxes, landmarks and unit embeddings."""
 
-    def __init__(self, net: JointV3, size: int, max_faces: int, score_threshold: float, iou: float, fixed_k: bool = False):
+    def __init__(self, net: JointV3, max_faces: int, score_threshold: float, iou: float, fixed_k: bool = False):
         super().__init__()
-        self.net, self.size, self.max_faces, self.score_threshold, self.iou = rgb_stem(net), size, max_faces, score_threshold, iou
+        self.net, self.max_faces, self.score_threshold, self.iou = rgb_stem(net), max_faces, score_threshold, iou
         self.fixed_k = fixed_k
 
     def forward(self, image: torch.Tensor):
         stem, heads = self.net(image.permute(0, 3, 1, 2).float())  # RGB: rgb_stem took over the BGR swap
-        scores, boxes, marks = decode_heads(heads, self.size, self.size)
+        # The anchors follow the image's own size (traced, so a graph exported with dynamic height and
+        # width decodes any multiple of 32; a static export folds them to constants).
+        scores, boxes, marks = decode_heads(heads, image.shape[1], image.shape[2])
         sel = _NonMaxSuppression.apply(boxes, scores.unsqueeze(1), self.max_faces, self.iou, self.score_threshold)
         idx = sel[:, 2]
         s = scores[0].index_select(0, idx)
@@ -96,6 +98,16 @@ class JointV3Export(nn.Module):
         emb = self.net.embed(stem, mk.reshape(-1, 5, 2))
         emb = emb / torch.sqrt((emb * emb).sum(-1, keepdim=True)).clamp(min=1e-6)
         return s.unsqueeze(0), bx.unsqueeze(0), mk.unsqueeze(0), emb.unsqueeze(0)
+
+
+def write_reference(refdir: Path, image: np.ndarray, outputs, names: list[str]) -> None:
+    """The input and PyTorch's outputs, for checkExport in onnxruntime-node."""
+    refdir.mkdir(parents=True, exist_ok=True)
+    image.tofile(refdir / 'image.u8')
+    for name, t in zip(names, outputs):
+        t.numpy().astype(np.float32).tofile(refdir / f'{name}.f32')
+    (refdir / 'reference.json').write_text(json.dumps({'input': {'name': 'image', 'shape': [1, *image.shape]},
+                                                       'outputs': {n: list(t.shape) for n, t in zip(names, outputs)}}, indent=2))
 
 
 def count_macs(net: JointV3, size: int) -> tuple[float, float]:
@@ -126,8 +138,12 @@ def count_macs(net: JointV3, size: int) -> tuple[float, float]:
 
 
 def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshold: float, iou: float, data_root: str, labels: str,
-              fixed_k: bool = False) -> dict:
-    model = JointV3Export(net.eval(), size, max_faces, score_threshold, iou, fixed_k).eval()
+              fixed_k: bool = False, max_size: int | None = None) -> dict:
+    """`max_size`: export with dynamic height and width (multiples of 32 from `size` up to `max_size`), so
+    the engine can feed a large frame at its own resolution; `size` stays the reference and default input."""
+    if max_size is not None and (fixed_k or max_size < size or max_size % 32 or size % 32):
+        raise ValueError(f'--max-size {max_size}: needs sizes that are multiples of 32, max ≥ --size {size}, and no --fixed-k')
+    model = JointV3Export(net.eval(), max_faces, score_threshold, iou, fixed_k).eval()
     items, _ = load_v3_labels(labels)
     image = reference_image(data_root, items, size)
     x = torch.from_numpy(image).unsqueeze(0)
@@ -140,16 +156,17 @@ def export_v3(net: JointV3, out: Path, size: int, max_faces: int, score_threshol
     with torch.no_grad():
         ref = model(x)
         torch.onnx.export(model, (x,), str(onnx_path), opset_version=OPSET, input_names=['image'], output_names=names,
-                          dynamic_axes={} if fixed_k else {n: {1: 'faces'} for n in names}, do_constant_folding=True)
-    refdir = out / 'reference'
-    refdir.mkdir(parents=True, exist_ok=True)
-    image.tofile(refdir / 'image.u8')
-    for name, t in zip(names, ref):
-        t.numpy().astype(np.float32).tofile(refdir / f'{name}.f32')
-    (refdir / 'reference.json').write_text(json.dumps({'input': {'name': 'image', 'shape': [1, size, size, 3]},
-                                                       'outputs': {n: list(t.shape) for n, t in zip(names, ref)}}, indent=2))
+                          dynamic_axes={**({} if fixed_k else {n: {1: 'faces'} for n in names}),
+                                        **({'image': {1: 'height', 2: 'width'}} if max_size else {})}, do_constant_folding=True)
+    write_reference(out / 'reference', image, ref, names)
+    if max_size:
+        # A second, wider input (the image beside its mirror), so `bundle joint` also checks the dynamic
+        # path: anchors, sampling and NMS at a size the graph was not traced at.
+        wide = np.ascontiguousarray(np.concatenate([image, image[:, ::-1]], 1)[:, :min(max_size, size + size // 2)])
+        with torch.no_grad():
+            write_reference(out / 'reference-wide', wide, model(torch.from_numpy(wide).unsqueeze(0)), names)
     shared, face = count_macs(net, size)
-    info = {'onnx': str(onnx_path), 'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks), 'size': size, 'top_k': max_faces, 'opset': OPSET,
+    info = {'onnx': str(onnx_path), 'design': 'v3', 'adapter': net.adapter_kind, 'skip_blocks': list(net.skip_blocks), 'size': size, **({'max_size': max_size} if max_size else {}), 'top_k': max_faces, 'opset': OPSET,
             # fixed K: exactly top_k outputs (the host filters the zero-score padding and runs NMS as for v1/v2)
             **({'fixed_k': True, 'score_floor': score_threshold} if fixed_k else {'nms': {'scoreThreshold': score_threshold, 'iouThreshold': iou}}),
             'gflops': round(2 * shared / 1e9, 3), 'gflops_per_face': round(2 * face / 1e9, 3),
@@ -187,6 +204,7 @@ def main() -> None:
     ap.add_argument('--data', default='../shared/data')
     ap.add_argument('--models', default='../shared/data/models')
     ap.add_argument('--size', type=int, default=640)
+    ap.add_argument('--max-size', type=int, help='dynamic input: any multiple of 32 from --size up to this (frames fed at their own resolution)')
     ap.add_argument('--max-faces', type=int, default=200)
     ap.add_argument('--score-threshold', type=float, default=0.5, help='in-graph floor: faces below it are never embedded')
     ap.add_argument('--iou', type=float, default=0.3)
@@ -197,7 +215,7 @@ def main() -> None:
     net = load_v3(args.weights, args.models)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(export_v3(net, out, args.size, args.max_faces, args.score_threshold, args.iou, args.data, args.labels, args.fixed_k)))
+    print(json.dumps(export_v3(net, out, args.size, args.max_faces, args.score_threshold, args.iou, args.data, args.labels, args.fixed_k, args.max_size)))
 
 
 if __name__ == '__main__':
