@@ -7,7 +7,7 @@
  * faces (mean, and the share under 0.5, where names start to fail), and the median ms per frame.
  * Sizes are compared in one process, on the same frames.
  *
- *   npm run -s eval:resolution [-- --bundle DIR --sizes frame,960,1280 --runs 3]
+ *   npm run -s eval:resolution [-- --bundle DIR --sizes frame,auto,960 --runs 3]
  *
  * The bundle must be exported with a dynamic input (export_v3.py --max-size; manifest dynamicInput).
  */
@@ -26,7 +26,7 @@ const DATA = resolve(__dirname, '../../shared/data');
 const { values } = parseArgs({
   options: {
     bundle: { type: 'string', default: resolve(__dirname, '../models/jetface-s') },
-    sizes: { type: 'string', default: 'frame' },
+    sizes: { type: 'string', default: 'frame,auto' },
     runs: { type: 'string', default: '3' },
   },
 });

@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { loadBundle } from '../sdk/bundle/load-bundle';
 import type { BundleManifest } from '../sdk/bundle/manifest';
 import { FaceEngine } from '../sdk/engine/face-engine';
-import { checkInputSizePolicy, placeFrame } from '../sdk/engine/input-size';
+import { AUTO_WIDTH, autoSecondPass, checkInputSizePolicy, mergePasses, placeFrame } from '../sdk/engine/input-size';
 import { boxIou } from '../sdk/engine/nms';
 import { InvalidArgumentError } from '../sdk/errors';
 import { loadImageFrame } from '../sdk/image/decode';
+import type { Face } from '../sdk/types';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, describeWithData } from './support/data';
 
@@ -32,9 +33,41 @@ describe('input size per frame (manifest dynamicInput)', () => {
     expect(placeFrame({ width: 600, height: 700 }, manifest, 'frame')).toEqual({ width: 608, height: 704, scale: 1 });
   });
 
+  const face = (x: number, width: number, score: number, tag: number): Face => ({
+    box: [x, 100, x + width, 100 + width],
+    score,
+    landmarks: [[x, 100], [x, 100], [x, 100], [x, 100], [x, 100]],
+    embedding: new Float32Array([tag]),
+  });
+
+  test("'auto' looks again only when faces are small at the bundle's size, at the size that brings them to the working width", () => {
+    const joint = manifest.kind === 'joint' ? manifest : undefined;
+    // 1920x1080 -> 640x360 letterbox: a frame face of w px is w/3 px at the bundle's size.
+    const frame = { width: 1920, height: 1080 };
+    expect(autoSecondPass(frame, joint!, [face(0, 300, 0.9, 1)])).toBeUndefined(); // 100 px at 640: enough
+    expect(autoSecondPass(frame, joint!, [])).toBeUndefined();
+    expect(autoSecondPass({ width: 640, height: 480 }, joint!, [face(0, 30, 0.9, 1)])).toBeUndefined(); // no larger input to give
+    const second = autoSecondPass(frame, joint!, [face(0, 90, 0.9, 1), face(200, 96, 0.8, 2), face(400, 300, 0.9, 3)]);
+    // Median small face 32 px at 640: 640 * 72 / 32 = 1440 px on the longer side.
+    expect(second).toEqual({ width: 1440, height: 832, scale: 0.75 });
+    expect(AUTO_WIDTH.target).toBeGreaterThan(AUTO_WIDTH.small);
+  });
+
+  test("'auto' keeps each face from the pass that saw it best, and loses none", () => {
+    const joint = manifest.kind === 'joint' ? manifest : undefined;
+    const frame = { width: 1920, height: 1080 };
+    const coarse = [face(0, 300, 0.95, 1), face(600, 60, 0.7, 2), face(1200, 60, 0.6, 3)];
+    const fine = [face(2, 300, 0.9, 11), face(602, 60, 0.8, 12), face(900, 40, 0.75, 14)];
+    const merged = mergePasses(coarse, fine, frame, joint!);
+    // The large face from the bundle-size pass; the small one seen by both from the larger pass; the
+    // larger pass's new face; the small face only the first pass found.
+    expect(merged.map((f) => f.embedding[0])).toEqual([1, 12, 14, 3]);
+  });
+
   test('a size the bundle cannot take is an InvalidArgumentError naming the option and the limit', () => {
     expect(checkInputSizePolicy('frame', manifest)).toBe('frame');
     expect(checkInputSizePolicy(1280, manifest)).toBe(1280);
+    expect(checkInputSizePolicy('auto', manifest)).toBe('auto');
     for (const bad of [320, 4000, 1280.5, 'huge', null]) {
       expect(() => checkInputSizePolicy(bad, manifest)).toThrow(InvalidArgumentError);
     }
@@ -45,15 +78,16 @@ describe('input size per frame (manifest dynamicInput)', () => {
 });
 
 describeWithData('FaceEngine inputSize on a real photo', () => {
-  test("'frame' runs a 1920x1440 photo at its own size: the same faces, in frame pixels, embedded closer to the teacher's", async () => {
+  test("'frame' and 'auto' run a 1920x1440 photo larger: the same faces, in frame pixels, embedded closer to the teacher's", async () => {
     // The faces here are ~80 px wide, ~27 px once letterboxed into 640. The reference cascade embeds
     // each from the photo's own pixels: with those pixels the joint model's embeddings come closer to it.
     const frame = await loadImageFrame(dataPath('scenes', 'group-1.jpg'));
     const teacher = await FaceEngine.create(await makeCascadeBundle(), { providers: ['cpu'] });
-    const [small, large] = [await FaceEngine.create(DEFAULT_BUNDLE, { providers: ['cpu'] }), await FaceEngine.create(DEFAULT_BUNDLE, { providers: ['cpu'], inputSize: 'frame' })];
+    const open = (inputSize: 'bundle' | 'frame' | 'auto'): Promise<FaceEngine> => FaceEngine.create(DEFAULT_BUNDLE, { providers: ['cpu'], inputSize });
+    const [small, large, auto] = [await open('bundle'), await open('frame'), await open('auto')];
     try {
       const reference = await teacher.detect(frame);
-      const [atBundle, atFrame] = [await small.detect(frame), await large.detect(frame)];
+      const [atBundle, atFrame, atAuto] = [await small.detect(frame), await large.detect(frame), await auto.detectWithTimings(frame)];
       const meanCosine = (faces: typeof atBundle): { found: number; cosine: number } => {
         const cosines: number[] = [];
         for (const r of reference) {
@@ -62,14 +96,23 @@ describeWithData('FaceEngine inputSize on a real photo', () => {
         }
         return { found: cosines.length, cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length };
       };
-      const [b, f] = [meanCosine(atBundle), meanCosine(atFrame)];
+      const [b, f, a] = [meanCosine(atBundle), meanCosine(atFrame), meanCosine(atAuto.faces)];
       expect(reference.length).toBeGreaterThanOrEqual(10);
       expect(f.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9)); // in frame pixels, where the teacher put them
       expect(b.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9));
       expect(f.cosine).toBeGreaterThan(b.cosine + 0.05);
+      // 'auto' saw the faces were small and looked again, larger.
+      expect(atAuto.timings['model_fine']).toBeDefined();
+      expect(a.cosine).toBeGreaterThan(b.cosine + 0.05);
+
+      // Large faces (a 2280x1588 photo of two): 'auto' needs no second pass and gives the bundle-size answer.
+      const couple = await loadImageFrame(dataPath('scenes', 'couple.jpg'));
+      const [plain, judged] = [await small.detect(couple), await auto.detectWithTimings(couple)];
+      expect(judged.timings['model_fine']).toBeUndefined();
+      expect(judged.faces.map((x) => x.box)).toEqual(plain.map((x) => x.box));
       for (const face of atFrame) expect(face.box[3]).toBeLessThanOrEqual(frame.height);
     } finally {
-      await Promise.all([small.close(), large.close(), teacher.close()]);
+      await Promise.all([small.close(), large.close(), auto.close(), teacher.close()]);
     }
   });
 

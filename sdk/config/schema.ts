@@ -120,9 +120,9 @@ const model = z.strictObject({
   threads: int(0, 256).default(1).describe('CPU intra-op threads (0 = onnxruntime decides)'),
   minScore: z.number().min(0).max(1).optional().describe("minimum face score (default: the bundle's)"),
   inputSize: z
-    .union([z.enum(['bundle', 'frame']), int(32, 8192)])
+    .union([z.enum(['bundle', 'frame', 'auto']), int(32, 8192)])
     .default('bundle')
-    .describe("'bundle' letterboxes every frame into the bundle's input; 'frame' (or a longest side in px) feeds large frames at their own resolution (bundles with a dynamic input)"),
+    .describe("'bundle' letterboxes every frame into the bundle's input; 'frame' (or a longest side in px) feeds large frames at their own resolution; 'auto' looks again, larger, when faces are too small (bundles with a dynamic input)"),
   tensorrt: tensorrt.optional(),
 });
 

@@ -34,7 +34,8 @@ export interface FaceEngineOptions {
   /**
    * Input size per frame: `'bundle'` (default) letterboxes every frame into the bundle's size;
    * `'frame'` feeds a larger frame at its own resolution, up to the bundle's `dynamicInput.maxSide`
-   * (a number caps the longest side). Only for bundles exported with a dynamic input; see docs/BENCHMARKS.md.
+   * (a number caps the longest side); `'auto'` runs a second, larger pass only when the first finds
+   * faces too small to recognize well. Only for bundles exported with a dynamic input; see docs/BENCHMARKS.md, "Input size".
    */
   inputSize?: InputSizePolicy;
 }

@@ -1,15 +1,26 @@
-import type { BundleManifest } from '../bundle/manifest';
+import type { BundleManifest, JointManifest } from '../bundle/manifest';
 import { InvalidArgumentError } from '../errors';
+import type { Face } from '../types';
+import { boxIou } from './nms';
 
 /**
  * How large an input the engine feeds the model:
  * - `'bundle'`: the manifest's `input.width` x `input.height`, every frame letterboxed into it;
  * - `'frame'`: a frame larger than that at its own resolution, up to the bundle's `dynamicInput.maxSide`
  *   (small faces keep their pixels; the shared stem and detector cost grows with the area);
- * - a number: as `'frame'`, with the longer side capped at that many pixels.
- * `'frame'` and numbers need a bundle exported with a dynamic input (manifest `dynamicInput`).
+ * - a number: as `'frame'`, with the longer side capped at that many pixels;
+ * - `'auto'`: `'bundle'` first; when that finds faces too small for the recognizer, a second pass at the
+ *   size that brings them to its working width, and each face is kept from the pass that saw it best.
+ * All but `'bundle'` need a bundle exported with a dynamic input (manifest `dynamicInput`).
  */
-export type InputSizePolicy = 'bundle' | 'frame' | number;
+export type InputSizePolicy = 'bundle' | 'frame' | 'auto' | number;
+
+/**
+ * Face widths in the bundle's letterboxed input (px). The joint model embeds best around the width
+ * LFW's evaluation canvas gives (~64 px); under `small` it loses identity (docs/BENCHMARKS.md, "Input
+ * size"), so 'auto' looks again at the size that brings those faces to `target`.
+ */
+export const AUTO_WIDTH = { small: 40, target: 72 } as const;
 
 /** The model input for one frame: its size, and the scale the frame is drawn at (top left, black padding). */
 export interface InputPlacement {
@@ -21,7 +32,7 @@ export interface InputPlacement {
 
 /** A command line's `--input-size` value: 'bundle', 'frame' or a number (checked against the bundle later). */
 export function inputSizeArg(value: string): InputSizePolicy {
-  return value === 'bundle' || value === 'frame' ? value : /^\d+$/.test(value) ? Number(value) : (value as InputSizePolicy);
+  return value === 'bundle' || value === 'frame' || value === 'auto' ? value : /^\d+$/.test(value) ? Number(value) : (value as InputSizePolicy);
 }
 
 /** Checks a policy against a bundle once, at engine creation. */
@@ -37,8 +48,8 @@ export function checkInputSizePolicy(policy: unknown, manifest: BundleManifest):
     );
   }
   const least = Math.max(manifest.input.width, manifest.input.height);
-  if (policy !== 'frame' && !(typeof policy === 'number' && Number.isInteger(policy) && policy >= least && policy <= dynamic.maxSide)) {
-    throw new InvalidArgumentError('options.inputSize', `'bundle', 'frame' or a longest side in pixels (an integer ${least}..${dynamic.maxSide} for ${manifest.name})`, policy);
+  if (policy !== 'frame' && policy !== 'auto' && !(typeof policy === 'number' && Number.isInteger(policy) && policy >= least && policy <= dynamic.maxSide)) {
+    throw new InvalidArgumentError('options.inputSize', `'bundle', 'frame', 'auto' or a longest side in pixels (an integer ${least}..${dynamic.maxSide} for ${manifest.name})`, policy);
   }
   return policy;
 }
@@ -54,9 +65,40 @@ export function placeFrame(frame: { width: number; height: number }, manifest: B
   if (!dynamicInput || policy === 'bundle' || (frame.width <= input.width && frame.height <= input.height)) {
     return { width: input.width, height: input.height };
   }
+  if (policy === 'auto') return { width: input.width, height: input.height }; // the first pass
   const cap = policy === 'frame' ? dynamicInput.maxSide : policy;
   const scale = Math.min(1, cap / Math.max(frame.width, frame.height));
   const m = dynamicInput.multiple;
   const padded = (v: number): number => Math.max(m, Math.ceil(Math.round(v * scale) / m) * m);
   return { width: padded(frame.width), height: padded(frame.height), scale };
+}
+
+/** 'auto': the second pass a frame needs after the first found `faces` (frame pixels), or undefined when none. */
+export function autoSecondPass(frame: { width: number; height: number }, manifest: JointManifest, faces: readonly Face[]): InputPlacement | undefined {
+  const { input, dynamicInput } = manifest;
+  if (!dynamicInput || (frame.width <= input.width && frame.height <= input.height)) return undefined;
+  const bundleScale = Math.min(input.width / frame.width, input.height / frame.height);
+  const small = faces.map((f) => (f.box[2] - f.box[0]) * bundleScale).filter((w) => w < AUTO_WIDTH.small).sort((a, b) => a - b);
+  if (small.length === 0) return undefined;
+  const median = small[Math.floor(small.length / 2)]!;
+  const base = Math.max(input.width, input.height);
+  // Never past the frame's own pixels nor the graph's limit; not worth a pass for less than 1.25x.
+  const longest = Math.min(dynamicInput.maxSide, Math.max(frame.width, frame.height), Math.round((base * AUTO_WIDTH.target) / median));
+  return longest >= base * 1.25 ? placeFrame(frame, manifest, longest) : undefined;
+}
+
+/**
+ * 'auto': each face from the pass that saw it best. Faces the bundle-size pass saw at the recognizer's
+ * width stay as they are; small ones come from the larger pass, which also adds faces the first missed;
+ * a small face the larger pass did not find stays, so nothing found is lost.
+ */
+export function mergePasses(coarse: readonly Face[], fine: readonly Face[], frame: { width: number; height: number }, manifest: JointManifest): Face[] {
+  const { input } = manifest;
+  const bundleScale = Math.min(input.width / frame.width, input.height / frame.height);
+  const isSmall = (f: Face): boolean => (f.box[2] - f.box[0]) * bundleScale < AUTO_WIDTH.small;
+  const large = coarse.filter((f) => !isSmall(f));
+  const fineSmall = fine.filter((f) => isSmall(f) && !large.some((g) => boxIou(f.box, g.box) >= 0.3));
+  const kept = [...large, ...fineSmall];
+  const missed = coarse.filter((f) => isSmall(f) && !kept.some((g) => boxIou(f.box, g.box) >= 0.3));
+  return [...kept, ...missed].sort((a, b) => b.score - a.score).slice(0, manifest.maxFaces);
 }

@@ -6,7 +6,7 @@ import type { Box, Face, Frame, Landmarks } from '../types';
 import { l2Normalize } from './align';
 import { checkModelContract } from './contract';
 import { nonMaxSuppression } from './nms';
-import { placeFrame, type InputSizePolicy } from './input-size';
+import { autoSecondPass, mergePasses, placeFrame, type InputPlacement, type InputSizePolicy } from './input-size';
 import { placeScaled, resizeForModel, toFrameCoordinates, toInputTensor, type ResizedImage } from './preprocess';
 import { blankFrame, elapsedMs, type DetectOutput, type FaceRunner } from './runner';
 import { openSession, type SessionSettings } from './session';
@@ -35,26 +35,36 @@ export async function createJointRunner(bundle: ModelBundle, settings: SessionSe
       await runner.detect(blankFrame(input.width, input.height), 1.01);
     },
     async detect(frame: Frame, minScore: number): Promise<DetectOutput> {
-      let t = process.hrtime.bigint();
-      const place = placeFrame(frame, manifest, inputSize);
-      const resized =
-        place.scale === undefined ? await resizeForModel(frame, input.width, input.height, input.resize) : await placeScaled(frame, place.scale, place.width, place.height);
-      const tensor = toInputTensor(resized.pixels, resized.width, resized.height, frame.format, input);
-      const timings: DetectOutput['timings'] = { preprocess: elapsedMs(t) };
-
-      t = process.hrtime.bigint();
-      const out = await opened.session.run({ [input.name]: new ort.Tensor(input.dtype, tensor.data, tensor.dims) });
-      timings['model'] = elapsedMs(t);
-
-      t = process.hrtime.bigint();
-      const faces = decodeJointOutputs(out, manifest, resized, frame, minScore, path);
-      timings['decode'] = elapsedMs(t);
-      return { faces, timings };
+      const timings: DetectOutput['timings'] = {};
+      const faces = await pass(frame, placeFrame(frame, manifest, inputSize), minScore, timings, '');
+      const second = inputSize === 'auto' ? autoSecondPass(frame, manifest, faces) : undefined;
+      if (!second) return { faces, timings };
+      // Stages of the larger pass are timed under their own names, so per-stage figures stay comparable.
+      const fine = await pass(frame, second, minScore, timings, '_fine');
+      return { faces: mergePasses(faces, fine, frame, manifest), timings };
     },
     async close(): Promise<void> {
       await opened.session.release();
     },
   };
+  /** One run of the graph on the frame placed as `place`; stage times go to `timings` with `suffix`. */
+  async function pass(frame: Frame, place: InputPlacement, minScore: number, timings: DetectOutput['timings'], suffix: string): Promise<Face[]> {
+    let t = process.hrtime.bigint();
+    const resized =
+      place.scale === undefined ? await resizeForModel(frame, input.width, input.height, input.resize) : await placeScaled(frame, place.scale, place.width, place.height);
+    const tensor = toInputTensor(resized.pixels, resized.width, resized.height, frame.format, input);
+    timings[`preprocess${suffix}`] = elapsedMs(t);
+
+    t = process.hrtime.bigint();
+    const out = await opened.session.run({ [input.name]: new ort.Tensor(input.dtype, tensor.data, tensor.dims) });
+    timings[`model${suffix}`] = elapsedMs(t);
+
+    t = process.hrtime.bigint();
+    const faces = decodeJointOutputs(out, manifest, resized, frame, minScore, path);
+    timings[`decode${suffix}`] = elapsedMs(t);
+    return faces;
+  }
+
   return runner;
 }
 
