@@ -34,7 +34,7 @@ describe('parseDeviceConfig: defaults', () => {
     const c = parseDeviceConfig(minimal());
     expect(c.cameras[0]).toEqual({ id: 'door', source: { kind: 'v4l2', device: '/dev/video0' }, queueSize: 1, openTimeoutMs: 15_000, stallTimeoutMs: 10_000 });
     expect(c.mqtt).toMatchObject({ embedded: true, topicPrefix: 'jetface', qos: 1 });
-    expect(c.model).toEqual({ bundle: 'models/jetface-s', providers: ['tensorrt', 'cuda', 'cpu'], threads: 1 });
+    expect(c.model).toEqual({ bundle: 'models/jetface-s', providers: ['tensorrt', 'cuda', 'cpu'], threads: 1, inputSize: 'bundle' });
     expect(c.gallery).toEqual({ path: 'gallery.db', margin: 0.05, keepFaceImages: false });
     expect(c.outbox).toEqual({ dir: 'jetface-data', maxEvents: 10_000, maxBytes: 64 * 1024 * 1024 });
     expect(c.commands.enabled).toBe(false);
@@ -75,6 +75,7 @@ describe('parseDeviceConfig: bad configurations name the path, the expected valu
     ['csi sensor out of range', { ...minimal(), cameras: [{ id: 'a', source: { kind: 'csi', sensorId: 9 } }] }, { path: 'cameras[0].source.sensorId', expected: '<= 7' }, /found 9/],
     ['threshold above 1', minimal({ gallery: { threshold: 1.5 } }), { path: 'gallery.threshold', expected: '<= 1' }, /found 1.5/],
     ['unknown provider', minimal({ model: { providers: ['cpu', 'rocm'] } }), { path: 'model.providers[1]' }, /"tensorrt", "cuda", "cpu".*found "rocm"/],
+    ['an input size of neither form', minimal({ model: { inputSize: 'huge' } }), { path: 'model.inputSize' }, /found "huge"/],
     ['TensorRT workspace too small', minimal({ model: { tensorrt: { workspaceMb: 8 } } }), { path: 'model.tensorrt.workspaceMb', expected: '>= 16' }, /found 8/],
     ['no broker url and not embedded', minimal({ mqtt: { embedded: false } }), { path: 'mqtt.url' }, /required unless mqtt.embedded/],
     ['both embedded and url', minimal({ mqtt: { embedded: true, url: 'mqtt://x:1883' } }), { path: 'mqtt.url' }, /not both/],
