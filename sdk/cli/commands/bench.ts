@@ -21,21 +21,30 @@ interface Timing {
 }
 
 /** Two warm-up calls, then `runs` timed calls of detect() on one frame. */
-async function timeDetect(engine: FaceEngine, frame: Frame, runs: number): Promise<Timing> {
-  for (let i = 0; i < 2; i++) await engine.detect(frame);
-  const timing: Timing = { totals: [], stages: new Map(), faces: 0 };
+/**
+ * Times each engine on the frame. With two (a bundle and its baseline) the runs alternate, and which
+ * goes first alternates too: timed in two blocks, the second block ran 5-10% faster here whichever
+ * bundle it was, which skewed every speed-up.
+ */
+async function timeDetect(engines: readonly FaceEngine[], frame: Frame, runs: number): Promise<Timing[]> {
+  for (const engine of engines) for (let i = 0; i < 2; i++) await engine.detect(frame);
+  const timings: Timing[] = engines.map(() => ({ totals: [], stages: new Map(), faces: 0 }));
   for (let i = 0; i < runs; i++) {
-    const t = process.hrtime.bigint();
-    const r = await engine.detectWithTimings(frame);
-    timing.totals.push(Number(process.hrtime.bigint() - t) / 1e6);
-    timing.faces = r.faces.length;
-    for (const [k, v] of Object.entries(r.timings)) {
-      const list = timing.stages.get(k) ?? [];
-      list.push(v);
-      timing.stages.set(k, list);
+    const order = i % 2 === 0 ? engines.map((_, k) => k) : engines.map((_, k) => engines.length - 1 - k);
+    for (const k of order) {
+      const timing = timings[k]!;
+      const t = process.hrtime.bigint();
+      const r = await engines[k]!.detectWithTimings(frame);
+      timing.totals.push(Number(process.hrtime.bigint() - t) / 1e6);
+      timing.faces = r.faces.length;
+      for (const [key, v] of Object.entries(r.timings)) {
+        const list = timing.stages.get(key) ?? [];
+        list.push(v);
+        timing.stages.set(key, list);
+      }
     }
   }
-  return timing;
+  return timings;
 }
 
 /** `jetface bench engine`: per-image detect() latency, median and p90 over N runs after warm-up. */
@@ -66,8 +75,7 @@ export function registerBench(program: Command): void {
         }
         for (const image of images) {
           const frame = await loadImageFrame(image);
-          const { totals, stages, faces } = await timeDetect(engine, frame, runs);
-          const base = baseline ? await timeDetect(baseline, frame, runs) : undefined;
+          const [{ totals, stages, faces }, base] = (await timeDetect(baseline ? [engine, baseline] : [engine], frame, runs)) as [Timing, Timing | undefined];
           const stageMedians = Object.fromEntries([...stages].map(([k, v]) => [k, round(percentile(v, 50))]));
           const report = {
             image: basename(image),
