@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
+import { writeCentredBundle } from '../../../toolchain/export/centred-bundle';
 import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
 import type { BundleManifest } from '../../bundle/manifest';
 import { InvalidArgumentError } from '../../errors';
@@ -57,13 +58,7 @@ export function registerBundle(program: Command): void {
     .option('--notes <file>', 'markdown appended to the model card (how the threshold was chosen, caveats)')
     .option('--metric <key=value...>', 'a measured number to record in the manifest and model card (repeatable)')
     .action(async (o: JointBundleCliOptions) => {
-      const metrics = Object.fromEntries(
-        (o.metric ?? []).map((kv) => {
-          const [key, value] = kv.split('=', 2);
-          if (!key || value === undefined) throw new InvalidArgumentError('--metric', 'key=value', kv);
-          return [key, Number.isFinite(Number(value)) ? Number(value) : value];
-        }),
-      );
+      const metrics = parseMetrics(o.metric);
       const { manifest, check } = await writeJointBundle({
         from: o.from,
         out: o.out,
@@ -78,6 +73,31 @@ export function registerBundle(program: Command): void {
         metrics,
       });
       console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, compared: check.compared, maxAbsDiff: check.maxAbsDiff }));
+    });
+
+  bundle
+    .command('centre')
+    .description("write a joint bundle whose graph subtracts the source's mean embedding over training crops (then re-tune its match threshold)")
+    .requiredOption('--bundle <dir>', 'an un-centred joint bundle')
+    .requiredOption('--list <file>', 'image paths, one per line, relative to --root (training images only, e.g. lfw/train_images.txt)')
+    .requiredOption('--root <dir>', 'folder the list is relative to')
+    .requiredOption('--out <dir>', 'bundle folder to write')
+    .option('--count <n>', 'the first N images of the list', '1500')
+    .option('--match-threshold <cosine>', "the new bundle's match threshold (default: the source's; tune it with npm run eval:threshold)")
+    .option('--notes <file>', 'markdown added to the model card')
+    .option('--metric <key=value...>', 'a number measured on the centred bundle (repeatable)')
+    .action(async (o: { bundle: string; list: string; root: string; out: string; count: string; matchThreshold?: string; notes?: string; metric?: string[] }) => {
+      const { manifest, centre, maxAbsDiff } = await writeCentredBundle({
+        from: o.bundle,
+        out: o.out,
+        list: o.list,
+        root: o.root,
+        count: parseNumber('--count', o.count),
+        ...(o.matchThreshold === undefined ? {} : { matchThreshold: parseNumber('--match-threshold', o.matchThreshold) }),
+        ...(o.notes ? { notes: await readFile(o.notes, 'utf8') } : {}),
+        metrics: parseMetrics(o.metric),
+      });
+      console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, faces: centre.faces, images: centre.images, norm: centre.norm, maxAbsDiff }));
     });
 }
 
@@ -100,4 +120,14 @@ function evaluationOption(o: JointBundleCliOptions): NonNullable<BundleManifest[
     ...(o.evalCanvas !== undefined ? { canvas: parseNumber('--eval-canvas', o.evalCanvas) } : {}),
     ...(o.evalFill !== undefined ? { fill: o.evalFill as CanvasFill } : {}),
   };
+}
+
+function parseMetrics(pairs: string[] = []): Record<string, number | string> {
+  return Object.fromEntries(
+    pairs.map((kv) => {
+      const [key, value] = kv.split('=', 2);
+      if (!key || value === undefined) throw new InvalidArgumentError('--metric', 'key=value', kv);
+      return [key, Number.isFinite(Number(value)) ? Number(value) : value];
+    }),
+  );
 }
