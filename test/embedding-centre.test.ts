@@ -20,7 +20,8 @@ describeWithData('jetface bundle centre', () => {
   writeFileSync(list, `${readFileSync(dataPath('lfw', 'train_images.txt'), 'utf8').split('\n').slice(0, 8).join('\n')}\n`);
 
   test('writes a bundle whose graph subtracts the mean training embedding: same faces, centred unit embeddings', async () => {
-    const { manifest, centre, maxAbsDiff } = await writeCentredBundle({ from: SOURCE, out, list, root, matchThreshold: 0.3, metrics: { note: 'smoke' } });
+    const notes = '## Match threshold\n\nRe-tuned after centring.\n\n## Caveats\n\nA smoke test.\n';
+    const { manifest, centre, maxAbsDiff } = await writeCentredBundle({ from: SOURCE, out, list, root, matchThreshold: 0.3, metrics: { note: 'smoke' }, notes });
     const source = (await loadBundle(SOURCE)).manifest;
     expect(centre.images).toBe(8);
     expect(centre.faces).toBeGreaterThanOrEqual(4);
@@ -30,7 +31,12 @@ describeWithData('jetface bundle centre', () => {
     expect(manifest.thresholds).toEqual({ ...source.thresholds, match: 0.3 });
     expect(manifest.metrics).toMatchObject({ centred_from: source.modelId, centre_faces: centre.faces, note: 'smoke', params: source.metrics!['params'] });
     expect(manifest.metrics).not.toHaveProperty('lfw_devtest_accuracy'); // measured on the source, not on this model
-    expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toMatch(/## Centred embeddings[\s\S]*## Measured[\s\S]*centred_from/);
+    const card = readFileSync(join(out, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toMatch(/## Centred embeddings[\s\S]*## Caveats\n\nA smoke test\.[\s\S]*## Measured[\s\S]*centred_from[\s\S]*## Training data/);
+    // A section the source's card has is replaced, not repeated; the old numbers are gone.
+    expect(card.match(/## Match threshold/g)).toHaveLength(1);
+    expect(card).toMatch(/## Match threshold\n\nRe-tuned after centring\.\n\n## /);
+    expect(card).not.toMatch(/lfw_devtest_accuracy/);
 
     // Independently of the writer's own check: a frame it never saw.
     const frame = await loadImageFrame(dataPath('scenes', 'two_people.jpg'));

@@ -18,7 +18,7 @@ export interface CentredBundleOptions extends CentreOptions {
   matchThreshold?: number;
   /** Numbers measured on the centred bundle, recorded in its manifest and card. */
   metrics?: Record<string, number | string | boolean>;
-  /** Markdown added to the model card (how the threshold was chosen). */
+  /** Markdown for the model card: a `## Section` the source's card has replaces it (e.g. the match threshold); others are added. */
   notes?: string;
 }
 
@@ -91,8 +91,19 @@ async function centredCard(from: string, source: BundleManifest, centre: Embeddi
   const card = await readFile(join(from, 'MODEL_CARD.md'), 'utf8').catch(() => `# ${source.name}\n`);
   const measuredAt = card.indexOf('\n## Measured\n');
   const tailAt = card.indexOf('\n## Training data\n');
-  const head = measuredAt >= 0 ? card.slice(0, measuredAt) : card.trimEnd();
   const tail = measuredAt >= 0 && tailAt > measuredAt ? card.slice(tailAt) : '';
+  let head = measuredAt >= 0 ? card.slice(0, measuredAt) : card.trimEnd();
+  const added: string[] = [];
+  for (const section of (notes ?? '').split(/^(?=## )/m).map((s) => s.trim()).filter(Boolean)) {
+    const title = /^## .*$/m.exec(section)?.[0];
+    const at = title && section.startsWith('## ') ? head.indexOf(`\n${title}\n`) : -1;
+    if (at < 0) {
+      added.push(section);
+      continue;
+    }
+    const next = head.indexOf('\n## ', at + 1);
+    head = `${head.slice(0, at)}\n${section}\n${next >= 0 ? head.slice(next) : ''}`;
+  }
   return `${head.trimEnd()}
 
 ## Centred embeddings
@@ -102,7 +113,7 @@ Made by \`jetface bundle centre\` from \`${source.modelId}\`: its mean unit embe
 before the final normalization. A direction every face shares carries no identity; taking it out
 spreads different people apart. Weights, boxes and landmarks are the source's. Embeddings are not
 comparable with the source's: re-enroll.
-${notes ? `\n${notes.trim()}\n` : ''}
+${added.map((s) => `\n${s}\n`).join('')}
 ## Measured
 
 ${Object.entries(metrics).map(([k, v]) => `- ${k}: ${String(v)}`).join('\n')}
