@@ -6,11 +6,42 @@ import { ContractError, InputFileError, InvalidArgumentError } from '../sdk/erro
 import { placeOnCanvas } from '../sdk/eval/canvas';
 import { loadImageFrame } from '../sdk/image/decode';
 import { writeCentredBundle } from '../toolchain/export/centred-bundle';
+import { fitEmbeddingTransform } from '../toolchain/export/embedding-whitening';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, describeWithData, tempDir } from './support/data';
 
 // An un-centred joint bundle with a real network (the default bundle is centred already).
 const SOURCE = resolve(__dirname, '../models/jetface-s-v2');
+
+describe('fitEmbeddingTransform', () => {
+  // Two people in 4-D whose photos vary along one axis 10x more than along the others.
+  const spread = [10, 1, 1, 1];
+  const embeddings: Float32Array[] = [];
+  const identities: string[] = [];
+  let seed = 7;
+  const noise = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * Math.sqrt(12);
+  for (const [who, mean] of [['a', [1, 0, 2, 0]], ['b', [0, 3, 0, 1]]] as const) {
+    for (let i = 0; i < 400; i++) {
+      embeddings.push(Float32Array.from(mean, (v, k) => v + spread[k]! * noise()));
+      identities.push(who);
+    }
+  }
+
+  test('centres on the mean; damps the axis along which each person varies 10x more by 1/10 at α = 1, by 1/√10 at α = ½', () => {
+    const t = fitEmbeddingTransform(embeddings, identities, { alpha: 1, reg: 1e-6 });
+    [0.5, 1.5, 1, 0.5].forEach((v, k) => expect(Math.abs(t.centre[k]! - v)).toBeLessThan(4 * (spread[k]! / Math.sqrt(800)))); // the mean, ± 4 standard errors
+    const m = t.matrix!;
+    const w = (r: number, c: number): number => m[r * 4 + c]!;
+    expect(w(0, 1)).toBeCloseTo(w(1, 0), 6); // symmetric
+    // The noisy axis is damped about tenfold relative to the others.
+    expect(w(0, 0) / w(1, 1)).toBeGreaterThan(0.07);
+    expect(w(0, 0) / w(1, 1)).toBeLessThan(0.14);
+    const half = fitEmbeddingTransform(embeddings, identities, { alpha: 0.5, reg: 1e-6 }).matrix!;
+    expect(half[0]! / half[5]!).toBeGreaterThan(0.25); // about √(1/10)
+    expect(half[0]! / half[5]!).toBeLessThan(0.4);
+    expect(fitEmbeddingTransform(embeddings, identities).matrix).toBeUndefined();
+  });
+});
 
 describeWithData('jetface bundle centre', () => {
   const work = tempDir('jetface-centre-');
@@ -21,9 +52,10 @@ describeWithData('jetface bundle centre', () => {
 
   test('writes a bundle whose graph subtracts the mean training embedding: same faces, centred unit embeddings', async () => {
     const notes = '## Match threshold\n\nRe-tuned after centring.\n\n## Caveats\n\nA smoke test.\n';
-    const { manifest, centre, maxAbsDiff } = await writeCentredBundle({ from: SOURCE, out, list, root, matchThreshold: 0.3, metrics: { note: 'smoke' }, notes });
+    const { manifest, transform, maxAbsDiff } = await writeCentredBundle({ from: SOURCE, out, list, root, matchThreshold: 0.3, metrics: { note: 'smoke' }, notes });
+    const centre = { ...transform, images: 8 };
+    expect(transform.matrix).toBeUndefined();
     const source = (await loadBundle(SOURCE)).manifest;
-    expect(centre.images).toBe(8);
     expect(centre.faces).toBeGreaterThanOrEqual(4);
     expect(centre.norm).toBeGreaterThan(0.05); // faces share a direction: the mean of unit vectors is far from 0
     expect(maxAbsDiff).toBeLessThan(1e-4);
@@ -64,6 +96,39 @@ describeWithData('jetface bundle centre', () => {
     } finally {
       await Promise.all([plain.close(), centred.close()]);
     }
+  }, 120_000);
+
+  test('--whiten: the graph applies Sw^(-α/2) to the centred embedding, Sw from the people of the list', async () => {
+    // People with several training images, so that the within-person covariance can be estimated.
+    const lines = readFileSync(dataPath('lfw', 'train_images.txt'), 'utf8').split('\n').filter(Boolean);
+    const counts = new Map<string, number>();
+    for (const l of lines) counts.set(l.split('/')[0]!, (counts.get(l.split('/')[0]!) ?? 0) + 1);
+    const many = join(work, 'many.txt');
+    writeFileSync(many, `${lines.filter((l) => counts.get(l.split('/')[0]!)! >= 8).slice(0, 240).join('\n')}\n`);
+    const whitened = join(work, 'whitened');
+    const { transform, maxAbsDiff, manifest } = await writeCentredBundle({ from: SOURCE, out: whitened, list: many, root, whiten: { alpha: 0.5, reg: 0.5 } });
+    expect(maxAbsDiff).toBeLessThan(1e-4);
+    expect(transform.whitening).toMatchObject({ alpha: 0.5, reg: 0.5 });
+    expect(transform.whitening!.identities).toBeGreaterThanOrEqual(5);
+    expect(manifest.metrics).toMatchObject({ whitening_alpha: 0.5, whitening_people: transform.whitening!.identities });
+    const m = transform.matrix!;
+    const d = transform.centre.length;
+    const frame = await loadImageFrame(dataPath('scenes', 'two_people.jpg'));
+    const [plain, white] = [await FaceEngine.create(SOURCE, { providers: ['cpu'] }), await FaceEngine.create(whitened, { providers: ['cpu'] })];
+    try {
+      const [a, b] = [await plain.detect(frame), await white.detect(frame)];
+      expect(b.map((f) => f.box)).toEqual(a.map((f) => f.box));
+      a.forEach((f, i) => {
+        const x = Array.from(f.embedding, (v, k) => v - transform.centre[k]!);
+        const y = Array.from({ length: d }, (_, r) => x.reduce((s, v, k) => s + m[r * d + k]! * v, 0));
+        const n = Math.hypot(...y);
+        y.forEach((v, k) => expect(b[i]!.embedding[k]).toBeCloseTo(v / n, 4));
+      });
+    } finally {
+      await Promise.all([plain.close(), white.close()]);
+    }
+    await expect(writeCentredBundle({ from: SOURCE, out: join(work, 'few'), list, root, whiten: { alpha: 0.5 } })).rejects.toThrow(InputFileError);
+    await expect(writeCentredBundle({ from: SOURCE, out: join(work, 'alpha'), list: many, root, whiten: { alpha: 2 } })).rejects.toThrow(InvalidArgumentError);
   }, 120_000);
 
   test('refuses a centred bundle, a cascade, an unreadable list and writing over the source', async () => {

@@ -8,40 +8,35 @@ import { largestFace } from '../../sdk/eval/face-match';
 import { loadImageFrame } from '../../sdk/image/decode';
 import type { Frame } from '../../sdk/types';
 
-/**
- * The mean unit embedding of a joint bundle over training faces. The student's embeddings share a
- * common direction (norm 0.37 on LFW's training crops for jetface-s v3) that carries no identity;
- * `jetface bundle centre` subtracts it inside the graph before the final normalization.
- */
-export interface EmbeddingCentre {
-  /** The bundle it was measured on. */
+/** A joint bundle's embeddings of training crops, with whose face each one is. */
+export interface MeasuredEmbeddings {
+  /** The bundle they were measured on. */
   modelId: string;
   images: number;
-  faces: number;
   canvas: number;
   fill: string;
-  /** Norm of the mean before it is subtracted. */
-  norm: number;
-  centre: Float32Array;
-  /** The first few measured frames (on the canvas), to check the centred graph against. */
+  embeddings: Float32Array[];
+  /** The identity of each embedding: the first folder of its path in the list (`name/name_0001.jpg`). */
+  identities: string[];
+  /** The first few measured frames (on the canvas), to check a transformed graph against. */
   checkFrames: Frame[];
 }
 
-const CHECK_FRAMES = 4;
-
-export interface CentreOptions {
-  /** One image path per line, relative to `root` (e.g. lfw/train_images.txt: never an evaluation list). */
+export interface MeasureOptions {
+  /** One image path per line, relative to `root`, a folder per person (e.g. lfw/train_images.txt: never an evaluation list). */
   list: string;
   root: string;
-  /** The first N images of the list (default 1500). */
+  /** The first N images of the list (default: all). */
   count?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Embeds the largest face of each listed crop, placed on the bundle's evaluation canvas, and averages. */
-export async function measureEmbeddingCentre(bundleDir: string, options: CentreOptions): Promise<EmbeddingCentre> {
-  const count = options.count ?? 1500;
-  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError('--count', 'a positive integer', count);
+const CHECK_FRAMES = 4;
+
+/** Embeds the largest face of each listed crop, placed on the bundle's evaluation canvas as `eval verify` does. */
+export async function measureEmbeddings(bundleDir: string, options: MeasureOptions): Promise<MeasuredEmbeddings> {
+  const count = options.count ?? Number.POSITIVE_INFINITY;
+  if (count !== Number.POSITIVE_INFINITY && (!Number.isInteger(count) || count < 1)) throw new InvalidArgumentError('--count', 'a positive integer', count);
   const text = await readFile(options.list, 'utf8').catch((error: unknown) => {
     throw new InputFileError(options.list, `cannot read the image list (${(error as Error).message})`);
   });
@@ -51,31 +46,21 @@ export async function measureEmbeddingCentre(bundleDir: string, options: CentreO
   const engine = await FaceEngine.create(bundleDir, { providers: ['cpu'], minScore: settings.minScore.value });
   try {
     if (engine.manifest.kind !== 'joint') throw new InvalidArgumentError('--bundle', 'a joint bundle', engine.manifest.kind);
-    const sum = new Float64Array(engine.manifest.embeddingDim);
-    let faces = 0;
+    const embeddings: Float32Array[] = [];
+    const identities: string[] = [];
     const checkFrames: Frame[] = [];
     for (const [i, file] of files.entries()) {
       const frame = placeOnCanvas(await loadImageFrame(join(options.root, file)), settings.canvas.value, settings.fill.value);
       const face = largestFace(await engine.detect(frame));
       if (face) {
-        face.embedding.forEach((v, k) => (sum[k] = sum[k]! + v));
-        faces++;
+        embeddings.push(Float32Array.from(face.embedding));
+        identities.push(file.split('/')[0]!);
         if (checkFrames.length < CHECK_FRAMES) checkFrames.push(frame);
       }
       options.onProgress?.(i + 1, files.length);
     }
-    if (faces === 0) throw new InputFileError(options.list, `no face found in any of its first ${files.length} images`);
-    const centre = Float32Array.from(sum, (v) => v / faces);
-    return {
-      modelId: engine.info.modelId,
-      images: files.length,
-      faces,
-      canvas: settings.canvas.value,
-      fill: settings.fill.value,
-      norm: Math.hypot(...centre),
-      centre,
-      checkFrames,
-    };
+    if (embeddings.length === 0) throw new InputFileError(options.list, `no face found in any of its first ${files.length} images`);
+    return { modelId: engine.info.modelId, images: files.length, canvas: settings.canvas.value, fill: settings.fill.value, embeddings, identities, checkFrames };
   } finally {
     await engine.close();
   }

@@ -77,28 +77,44 @@ export function registerBundle(program: Command): void {
 
   bundle
     .command('centre')
-    .description("write a joint bundle whose graph subtracts the source's mean embedding over training crops (then re-tune its match threshold)")
+    .description("write a joint bundle whose graph subtracts the source's mean embedding over training crops, optionally whitening within-person variation (WCCN); then re-tune its match threshold")
     .requiredOption('--bundle <dir>', 'an un-centred joint bundle')
-    .requiredOption('--list <file>', 'image paths, one per line, relative to --root (training images only, e.g. lfw/train_images.txt)')
+    .requiredOption('--list <file>', 'image paths, one per line, relative to --root, a folder per person (training images only, e.g. lfw/train_images.txt)')
     .requiredOption('--root <dir>', 'folder the list is relative to')
     .requiredOption('--out <dir>', 'bundle folder to write')
-    .option('--count <n>', 'the first N images of the list', '1500')
+    .option('--count <n>', 'the first N images of the list (default: all)')
+    .option('--whiten <alpha>', 'also apply Sw^(-alpha/2), Sw the within-person covariance (0 < alpha <= 1; 1 whitens fully)')
+    .option('--whiten-reg <r>', 'added to every eigenvalue of Sw, as a multiple of their mean', '1')
     .option('--match-threshold <cosine>', "the new bundle's match threshold (default: the source's; tune it with npm run eval:threshold)")
     .option('--notes <file>', 'markdown added to the model card')
     .option('--metric <key=value...>', 'a number measured on the centred bundle (repeatable)')
-    .action(async (o: { bundle: string; list: string; root: string; out: string; count: string; matchThreshold?: string; notes?: string; metric?: string[] }) => {
-      const { manifest, centre, maxAbsDiff } = await writeCentredBundle({
+    .action(async (o: CentreCliOptions) => {
+      const { manifest, transform, maxAbsDiff } = await writeCentredBundle({
         from: o.bundle,
         out: o.out,
         list: o.list,
         root: o.root,
-        count: parseNumber('--count', o.count),
+        ...(o.count === undefined ? {} : { count: parseNumber('--count', o.count) }),
+        ...(o.whiten === undefined ? {} : { whiten: { alpha: parseNumber('--whiten', o.whiten), reg: parseNumber('--whiten-reg', o.whitenReg) } }),
         ...(o.matchThreshold === undefined ? {} : { matchThreshold: parseNumber('--match-threshold', o.matchThreshold) }),
         ...(o.notes ? { notes: await readFile(o.notes, 'utf8') } : {}),
         metrics: parseMetrics(o.metric),
       });
-      console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, faces: centre.faces, images: centre.images, norm: centre.norm, maxAbsDiff }));
+      console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, faces: transform.faces, norm: transform.norm, whitening: transform.whitening, maxAbsDiff }));
     });
+}
+
+interface CentreCliOptions {
+  bundle: string;
+  list: string;
+  root: string;
+  out: string;
+  count?: string;
+  whiten?: string;
+  whitenReg: string;
+  matchThreshold?: string;
+  notes?: string;
+  metric?: string[];
 }
 
 interface JointBundleCliOptions {
