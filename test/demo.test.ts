@@ -58,7 +58,9 @@ describeWithPhotos('jetface demo --headless', () => {
     const counts = Object.fromEntries(received.split(', ').map((kv) => kv.split(' ')).map(([k, v]) => [k, Number(v)]));
     expect(counts).toMatchObject({ camera_online: 1, camera_offline: 1 });
     expect(counts['recognition']).toBeGreaterThanOrEqual(6);
-    expect(counts['track_ended']).toBe(counts['recognition']); // every track was decided, and every track ended
+    // Every decided track ended; a few may end undecided (votes split between a guest and unknown over their 4 frames).
+    expect(counts['track_ended']).toBeGreaterThanOrEqual(counts['recognition']!);
+    expect(counts['track_ended']! - counts['recognition']!).toBeLessThanOrEqual(Math.ceil(0.1 * counts['track_ended']!));
     const guests = Number(/guests enrolled: (\d+)/.exec(summary)![1]);
     expect(guests).toBeGreaterThanOrEqual(4);
     expect(summary).toMatch(/recognized: .*Guest 1/);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadBundle } from '../sdk/bundle/load-bundle';
@@ -129,6 +130,25 @@ describeWithData('jetface bundle centre', () => {
     }
     await expect(writeCentredBundle({ from: SOURCE, out: join(work, 'few'), list, root, whiten: { alpha: 0.5 } })).rejects.toThrow(InputFileError);
     await expect(writeCentredBundle({ from: SOURCE, out: join(work, 'alpha'), list: many, root, whiten: { alpha: 2 } })).rejects.toThrow(InvalidArgumentError);
+  }, 120_000);
+
+  test('the CLI writes the bundle and prints its model id; a bad --whiten exits non-zero and names the option', async () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), 'sdk/cli/main.ts', 'bundle', 'centre', '--bundle', SOURCE, '--list', list, '--root', root, ...args], {
+        cwd: resolve(__dirname, '..'),
+        encoding: 'utf8',
+        timeout: 100_000,
+      });
+    const ok = cli('--out', join(work, 'cli'), '--count', '5', '--match-threshold', '0.33');
+    expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
+    const printed = JSON.parse(ok.stdout.trim().split('\n').at(-1)!) as { modelId: string; faces: number };
+    const written = (await loadBundle(join(work, 'cli'))).manifest;
+    expect(printed.modelId).toBe(written.modelId);
+    expect(written.thresholds.match).toBe(0.33);
+    expect(printed.faces).toBeLessThanOrEqual(5);
+    const bad = cli('--out', join(work, 'cli-bad'), '--whiten', '1.5');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--whiten/);
   }, 120_000);
 
   test('refuses a centred bundle, a cascade, an unreadable list and writing over the source', async () => {

@@ -10,7 +10,7 @@ import { addModelFile, writeBundleFiles } from '../bundle/write-bundle';
 import { encodeModel, readModel } from '../onnx/model-io';
 import { appendEmbeddingTransform } from './centre-graph';
 import { measureEmbeddings, type MeasureOptions, type MeasuredEmbeddings } from './embedding-centre';
-import { applyEmbeddingTransform, fitEmbeddingTransform, type EmbeddingTransform, type WhiteningOptions } from './embedding-whitening';
+import { applyEmbeddingTransform, checkWhitening, fitEmbeddingTransform, type EmbeddingTransform, type WhiteningOptions } from './embedding-whitening';
 
 export interface CentredBundleOptions extends MeasureOptions {
   /** An un-centred joint bundle. */
@@ -40,6 +40,7 @@ export async function writeCentredBundle(options: CentredBundleOptions): Promise
   const from = resolve(options.from);
   const out = resolve(options.out);
   if (from === out) throw new InvalidArgumentError('--out', 'a folder other than the source bundle', options.out);
+  if (options.whiten) checkWhitening(options.whiten);
   const source = (await loadBundle(from)).manifest;
   if (source.kind !== 'joint') throw new InvalidArgumentError('--bundle', 'a joint bundle', source.kind);
   const measured = await measureEmbeddings(from, options);

@@ -36,9 +36,7 @@ export function fitEmbeddingTransform(embeddings: readonly Float32Array[], ident
   const norm = Math.hypot(...centre);
   if (!whiten) return { centre, norm, faces: embeddings.length };
 
-  const { alpha, reg = 1 } = whiten;
-  if (!(alpha > 0 && alpha <= 1)) throw new InvalidArgumentError('--whiten', 'a number in (0, 1]', alpha);
-  if (!(reg > 0)) throw new InvalidArgumentError('--whiten-reg', 'a positive number', reg);
+  const { alpha, reg = 1 } = checkWhitening(whiten);
   const { scatter, identities: classes, faces } = withinClassScatter(embeddings, identities, dim);
   if (faces - classes < dim) {
     throw new InputFileError('--list', `${faces} faces of ${classes} people with two or more: too few to estimate a ${dim}x${dim} within-person covariance (want at least ${dim} more faces than people)`);
@@ -51,6 +49,13 @@ export function fitEmbeddingTransform(embeddings: readonly Float32Array[], ident
   values.forEach((v, j) => scaled.mulColumn(j, (Math.max(v, 0) + floor) ** (-alpha / 2)));
   const w = scaled.mmul(vectors.transpose());
   return { centre, norm, faces: embeddings.length, matrix: Float32Array.from(w.to1DArray()), whitening: { alpha, reg, identities: classes, facesInClasses: faces } };
+}
+
+/** Refuses α outside (0, 1] and a ridge that is not positive, before anything is measured. */
+export function checkWhitening(whiten: WhiteningOptions): WhiteningOptions {
+  if (!(whiten.alpha > 0 && whiten.alpha <= 1)) throw new InvalidArgumentError('--whiten', 'a number in (0, 1]', whiten.alpha);
+  if (whiten.reg !== undefined && !(whiten.reg > 0)) throw new InvalidArgumentError('--whiten-reg', 'a positive number', whiten.reg);
+  return whiten;
 }
 
 /** Σ over people with two or more faces of (x − person's mean)(x − person's mean)ᵀ, divided by Σ (n − 1). */
