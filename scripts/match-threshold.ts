@@ -4,7 +4,9 @@
  * does), quantiles of the different-person cosines, the threshold that a given share of them reach
  * (the false-accept rate), and the shares accepted at given thresholds.
  *
- *   npm run -s eval:threshold -- [--bundle models/jetface-s] [--pairs pairsDevTrain.txt] [--far 0.01] [--at 0.4,0.73]
+ *   npm run -s eval:threshold -- [--bundle models/jetface-s] [--pairs pairsDevTrain.txt] [--far 0.01] [--at 0.4,0.73] [--canvas PX --fill grey]
+ *
+ * Canvas, fill and minimum face score default to the bundle's own (manifest `evaluation`), as for `eval verify`.
  *
  * Choose on pairsDevTrain, check on pairsDevTest. The last line is JSON.
  */
@@ -13,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaceEngine, loadImageFrame } from '../sdk';
 import { placeOnCanvas } from '../sdk/eval/canvas';
+import { describeSettings, readEvaluationSettings } from '../sdk/eval/evaluation-settings';
 import { dot, largestFace } from '../sdk/eval/face-match';
 import { lfwImagePath, parsePairs, type PairRef } from '../sdk/eval/verification';
 
@@ -23,7 +26,9 @@ const { values } = parseArgs({
     pairs: { type: 'string', default: 'pairsDevTrain.txt' },
     far: { type: 'string', default: '0.01' },
     at: { type: 'string', default: '' },
-    canvas: { type: 'string', default: '320' },
+    /** Default: the bundle's evaluation canvas and fill, as `jetface eval verify`. */
+    canvas: { type: 'string' },
+    fill: { type: 'string' },
   },
 });
 
@@ -38,12 +43,17 @@ const round = (x: number): number => Math.round(x * 1000) / 1000;
 async function main(): Promise<void> {
   const file = join(values.lfw!, values.pairs!);
   const pairs = parsePairs(await readFile(file, 'utf8'), file);
-  const engine = await FaceEngine.create(values.bundle!, { providers: ['cpu'] });
+  const settings = await readEvaluationSettings(values.bundle!, {
+    ...(values.canvas !== undefined ? { canvas: Number(values.canvas) } : {}),
+    ...(values.fill !== undefined ? { fill: values.fill } : {}),
+  });
+  console.log(`${describeSettings(settings)}`);
+  const engine = await FaceEngine.create(values.bundle!, { providers: ['cpu'], minScore: settings.minScore.value });
   const embeddings = new Map<string, Float32Array | null>();
   const embed = async (ref: PairRef): Promise<Float32Array | null> => {
     const path = lfwImagePath(join(values.lfw!, 'images'), ref);
     if (!embeddings.has(path)) {
-      const frame = placeOnCanvas(await loadImageFrame(path), Number(values.canvas), 'grey');
+      const frame = placeOnCanvas(await loadImageFrame(path), settings.canvas.value, settings.fill.value);
       embeddings.set(path, largestFace(await engine.detect(frame))?.embedding ?? null);
     }
     return embeddings.get(path)!;
