@@ -8,8 +8,8 @@ import type { Frame } from '../../sdk/types';
 import { ContractError, InvalidArgumentError } from '../../sdk/errors';
 import { addModelFile, writeBundleFiles } from '../bundle/write-bundle';
 import { encodeModel, readModel } from '../onnx/model-io';
-import { appendEmbeddingTransform } from './centre-graph';
-import { measureEmbeddings, type MeasureOptions, type MeasuredEmbeddings } from './embedding-centre';
+import { appendEmbeddingTransform } from './embedding-transform-graph';
+import { measureEmbeddings, type MeasureOptions, type MeasuredEmbeddings } from './measure-embeddings';
 import { applyEmbeddingTransform, checkWhitening, fitEmbeddingTransform, type EmbeddingTransform, type WhiteningOptions } from './embedding-whitening';
 
 export interface CentredBundleOptions extends MeasureOptions {
