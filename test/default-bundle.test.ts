@@ -31,6 +31,9 @@ describe('models/jetface-s', () => {
         expect(f.box[2]).toBeLessThanOrEqual(frame.width);
         expect(Math.hypot(...f.embedding)).toBeCloseTo(1, 4);
       }
+      // No face: the graph's outputs have K = 0, through the in-graph NMS and the embedding transform.
+      const blank = { ...frame, data: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 };
+      expect(await engine.detect(blank)).toEqual([]);
     } finally {
       await engine.close();
     }
