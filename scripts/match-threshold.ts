@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     ...(values.canvas !== undefined ? { canvas: Number(values.canvas) } : {}),
     ...(values.fill !== undefined ? { fill: values.fill } : {}),
   });
-  console.log(`${describeSettings(settings)}`);
+  console.log(describeSettings(settings));
   const engine = await FaceEngine.create(values.bundle!, { providers: ['cpu'], minScore: settings.minScore.value });
   const embeddings = new Map<string, Float32Array | null>();
   const embed = async (ref: PairRef): Promise<Float32Array | null> => {

@@ -61,7 +61,11 @@ export function checkWhitening(whiten: WhiteningOptions): WhiteningOptions {
 /** Σ over people with two or more faces of (x − person's mean)(x − person's mean)ᵀ, divided by Σ (n − 1). */
 function withinClassScatter(embeddings: readonly Float32Array[], identities: readonly string[], dim: number): { scatter: Matrix; identities: number; faces: number } {
   const groups = new Map<string, Float32Array[]>();
-  embeddings.forEach((e, i) => groups.set(identities[i]!, [...(groups.get(identities[i]!) ?? []), e]));
+  embeddings.forEach((e, i) => {
+    const group = groups.get(identities[i]!);
+    if (group) group.push(e);
+    else groups.set(identities[i]!, [e]);
+  });
   const scatter = Matrix.zeros(dim, dim);
   let classes = 0;
   let faces = 0;
