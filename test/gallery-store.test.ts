@@ -158,9 +158,11 @@ describe('model change', () => {
     g.close();
   });
 
-  test('embeddingSpaceId: a quantized bundle keeps its float source id', () => {
+  test('embeddingSpaceId: a quantized bundle keeps its float source id, a pruned one (and its quantized copies) the space it reproduces', () => {
     expect(embeddingSpaceId({ modelId: 'a:1' })).toBe('a:1');
     expect(embeddingSpaceId({ modelId: 'a:2', quantization: { sourceModelId: 'a:1' } })).toBe('a:1');
+    expect(embeddingSpaceId({ modelId: 'a:3', embeddingSpace: 'a:1' })).toBe('a:1');
+    expect(embeddingSpaceId({ modelId: 'a:4', embeddingSpace: 'a:1', quantization: { sourceModelId: 'a:3' } })).toBe('a:1');
   });
 });
 

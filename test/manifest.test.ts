@@ -47,6 +47,12 @@ describe('parseManifest', () => {
     expect(m.input.resize).toBe('letterbox');
   });
 
+  test('a joint manifest may name the embedding space it reproduces, as a model id', () => {
+    const m = parseManifest(jointManifest({ embeddingSpace: 'jetface-s:baa264a4ef49' }));
+    expect(m.kind === 'joint' && m.embeddingSpace).toBe('jetface-s:baa264a4ef49');
+    expect(issuesOf(jointManifest({ embeddingSpace: 'not a model id!' })).map((i) => i.path)).toEqual(['embeddingSpace']);
+  });
+
   test('refuses unknown keys, naming their path', () => {
     const issues = issuesOf(jointManifest({ thresholds: { detection: 0.5, nmsIou: 0.4, match: 0.45, nms: 0.3 }, extra: 1 }));
     expect(issues).toEqual(

@@ -136,6 +136,11 @@ const jointManifest = z.strictObject({
     .refine((d) => d.maxSide % d.multiple === 0, { message: 'maxSide must be a multiple of multiple', path: ['maxSide'] })
     .optional(),
   quantization: quantization.optional(),
+  /**
+   * Set when the graph reproduces another model's embeddings (within 1e-4: `jetface bundle prune`
+   * removed only channels that never fire): galleries enrolled under that model id stay valid.
+   */
+  embeddingSpace: modelId.optional(),
 });
 
 const manifestSchema = z.discriminatedUnion('kind', [cascadeManifest, jointManifest]);

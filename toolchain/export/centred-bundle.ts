@@ -11,6 +11,7 @@ import { encodeModel, readModel } from '../onnx/model-io';
 import { appendEmbeddingTransform } from './embedding-transform-graph';
 import { measureEmbeddings, type MeasureOptions, type MeasuredEmbeddings } from './measure-embeddings';
 import { applyEmbeddingTransform, checkWhitening, fitEmbeddingTransform, type EmbeddingTransform, type WhiteningOptions } from './embedding-whitening';
+import { derivedModelCard } from './model-card';
 
 export interface CentredBundleOptions extends MeasureOptions {
   /** An un-centred joint bundle. */
@@ -61,8 +62,10 @@ export async function writeCentredBundle(options: CentredBundleOptions): Promise
       ...(w ? { whitening_alpha: w.alpha, whitening_reg: w.reg, whitening_people: w.identities, whitening_faces: w.facesInClasses } : {}),
       ...options.metrics,
     };
+    // A new embedding space: not the one a pruned source reproduced.
+    const { embeddingSpace: _space, ...kept } = source;
     const manifest: BundleManifestInput = {
-      ...source,
+      ...kept,
       modelId: `${source.name}:${sha.slice(0, 12)}`,
       model: { file: 'model.onnx', sha256: sha },
       thresholds: { ...source.thresholds, ...(options.matchThreshold !== undefined ? { match: options.matchThreshold } : {}) },
@@ -100,24 +103,7 @@ async function checkCentred(from: string, out: string, frames: readonly Frame[],
 async function centredCard(from: string, source: BundleManifest, measured: MeasuredEmbeddings, transform: EmbeddingTransform, metrics: Record<string, unknown>, notes?: string): Promise<string> {
   const w = transform.whitening;
   const card = await readFile(join(from, 'MODEL_CARD.md'), 'utf8').catch(() => `# ${source.name}\n`);
-  const measuredAt = card.indexOf('\n## Measured\n');
-  const tailAt = card.indexOf('\n## Training data\n');
-  const tail = measuredAt >= 0 && tailAt > measuredAt ? card.slice(tailAt) : '';
-  let head = measuredAt >= 0 ? card.slice(0, measuredAt) : card.trimEnd();
-  const added: string[] = [];
-  for (const section of (notes ?? '').split(/^(?=## )/m).map((s) => s.trim()).filter(Boolean)) {
-    const title = /^## .*$/m.exec(section)?.[0];
-    const at = title && section.startsWith('## ') ? head.indexOf(`\n${title}\n`) : -1;
-    if (at < 0) {
-      added.push(section);
-      continue;
-    }
-    const next = head.indexOf('\n## ', at + 1);
-    head = `${head.slice(0, at)}\n${section}\n${next >= 0 ? head.slice(next) : ''}`;
-  }
-  return `${head.trimEnd()}
-
-## Centred embeddings
+  const section = `## Centred embeddings
 
 Made by \`jetface bundle centre\` from \`${source.modelId}\`: its mean unit embedding over ${transform.faces} training faces
 (${measured.images} images on the ${measured.canvas} px ${measured.fill} canvas; norm ${round(transform.norm)}) is subtracted inside the graph
@@ -126,11 +112,8 @@ spreads different people apart.${w ? ` Then within-class covariance normalizatio
 Sw^(−${w.alpha}/2), Sw being the covariance of each face around its own person's mean over ${w.facesInClasses} faces of
 ${w.identities} people, each eigenvalue raised by ${w.reg}x their mean. Directions in which one person's photos vary are damped.` : ''}
 Weights, boxes and landmarks are the source's. Embeddings are not comparable with the source's: re-enroll.
-${added.map((s) => `\n${s}\n`).join('')}
-## Measured
-
-${Object.entries(metrics).map(([k, v]) => `- ${k}: ${String(v)}`).join('\n')}
-${tail}`;
+`;
+  return derivedModelCard(card, section, metrics, notes);
 }
 
 function round(v: number): number {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { writeCascadeBundle } from '../../../toolchain/bundle/cascade';
 import { writeCentredBundle } from '../../../toolchain/export/centred-bundle';
 import { writeJointBundle } from '../../../toolchain/export/joint-bundle';
+import { writePrunedBundle } from '../../../toolchain/export/pruned-bundle';
 import type { BundleManifest } from '../../bundle/manifest';
 import { InvalidArgumentError } from '../../errors';
 import { CANVAS_FILLS, type CanvasFill } from '../../eval/canvas';
@@ -102,6 +103,40 @@ export function registerBundle(program: Command): void {
       });
       console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, faces: transform.faces, norm: transform.norm, whitening: transform.whitening, maxAbsDiff }));
     });
+
+  bundle
+    .command('prune')
+    .description("write a joint bundle without the channels that never fire on training images (their constant folded into the next layer's bias): same outputs, less work per face")
+    .requiredOption('--bundle <dir>', 'a joint fp32 bundle')
+    .requiredOption('--list <file>', 'image paths, one per line, relative to --root (training images; the last quarter, at most 16, is held back to check the result)')
+    .requiredOption('--root <dir>', 'folder the list is relative to')
+    .requiredOption('--out <dir>', 'bundle folder to write')
+    .option('--block <n>', 'remove channels in multiples of n per layer (the CPU kernels\' block)', '16')
+    .option('--notes <file>', 'markdown added to the model card')
+    .option('--metric <key=value...>', 'a number measured on the pruned bundle (repeatable)')
+    .action(async (o: PruneCliOptions) => {
+      const result = await writePrunedBundle({
+        from: o.bundle,
+        out: o.out,
+        list: o.list,
+        root: o.root,
+        block: parseNumber('--block', o.block),
+        ...(o.notes ? { notes: await readFile(o.notes, 'utf8') } : {}),
+        metrics: parseMetrics(o.metric),
+      });
+      const { manifest, layers, removed, total, measuredImages, checkImages, maxAbsDiff } = result;
+      console.log(JSON.stringify({ out: o.out, modelId: manifest.modelId, removed, total, layers, measuredImages, checkImages, maxAbsDiff }));
+    });
+}
+
+interface PruneCliOptions {
+  bundle: string;
+  list: string;
+  root: string;
+  out: string;
+  block: string;
+  notes?: string;
+  metric?: string[];
 }
 
 interface CentreCliOptions {
