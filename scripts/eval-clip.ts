@@ -8,13 +8,14 @@
  * in-memory gallery of those photos: per track of 3 or more faces, its median face width, how many
  * of its faces reach the threshold for each person, and the tracker's decision.
  *
- *   npm run -s eval:clip [-- --bundle DIR --clip FILE --enroll DIR --fps 10 --threshold T]
+ *   npm run -s eval:clip [-- --bundle DIR --clip FILE --enroll DIR --fps 10 --threshold T --input-size bundle|frame|auto|N]
  */
 import { readdirSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openFrameSource } from '../sdk/capture/open-frame-source';
 import { FaceEngine } from '../sdk/engine/face-engine';
+import { inputSizeArg } from '../sdk/engine/input-size';
 import { dot, largestFace } from '../sdk/eval/face-match';
 import { loadImageFrame } from '../sdk/image/decode';
 import { InMemoryGallery } from '../sdk/tracking/memory-gallery';
@@ -28,11 +29,12 @@ const { values } = parseArgs({
     enroll: { type: 'string', default: join(DATA, 'video', 'enroll') },
     fps: { type: 'string', default: '10' },
     threshold: { type: 'string' },
+    'input-size': { type: 'string', default: 'bundle' },
   },
 });
 
 async function main(): Promise<void> {
-  const engine = await FaceEngine.create(values.bundle!, { providers: ['cpu'] });
+  const engine = await FaceEngine.create(values.bundle!, { providers: ['cpu'], inputSize: inputSizeArg(values['input-size']!) });
   try {
     const threshold = values.threshold !== undefined ? Number(values.threshold) : engine.manifest.thresholds.match;
     const people: { name: string; embedding: Float32Array; sims: number[] }[] = [];

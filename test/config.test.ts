@@ -34,7 +34,7 @@ describe('parseDeviceConfig: defaults', () => {
     const c = parseDeviceConfig(minimal());
     expect(c.cameras[0]).toEqual({ id: 'door', source: { kind: 'v4l2', device: '/dev/video0' }, queueSize: 1, openTimeoutMs: 15_000, stallTimeoutMs: 10_000 });
     expect(c.mqtt).toMatchObject({ embedded: true, topicPrefix: 'jetface', qos: 1 });
-    expect(c.model).toEqual({ bundle: 'models/jetface-s', providers: ['tensorrt', 'cuda', 'cpu'], threads: 1, inputSize: 'bundle' });
+    expect(c.model).toEqual({ bundle: 'models/jetface-s', providers: ['tensorrt', 'cuda', 'cpu'], threads: 1, inputSize: 'auto' });
     expect(c.gallery).toEqual({ path: 'gallery.db', margin: 0.05, keepFaceImages: false });
     expect(c.outbox).toEqual({ dir: 'jetface-data', maxEvents: 10_000, maxBytes: 64 * 1024 * 1024 });
     expect(c.commands.enabled).toBe(false);

@@ -117,6 +117,8 @@ describeWith(FFMPEG)('startDevice: the Hamilton clip → SQLite gallery → embe
       expect(received.every((e) => e.device === 'stage-1' && e.camera === 'stage')).toBe(true);
       const named = received.flatMap((e) => ('identity' in e && e.identity ? [e.identity.name] : []));
       expect(named).toContain('Lin-Manuel Miranda');
+      // The device's default inputSize 'auto' also names the 24-px Alex Lacamoire (issue 14's clip goal).
+      expect(named).toContain('Alex Lacamoire');
       expect(received.at(-1)).toMatchObject({ type: 'camera_offline', reason: 'end of stream' });
       for (const e of received) expect(e).not.toHaveProperty('face'); // privacy.faceImages is off
 

@@ -96,6 +96,12 @@ describeWithData('evaluation commands read the bundle\'s evaluation block', () =
     });
     // A lower score floor can only find more faces.
     expect(byFlag!['imagesWithoutFace']).toBeLessThanOrEqual(byBundle!['imagesWithoutFace'] as number);
+
+    // --face-scale shrinks each crop before the canvas (distant faces); the report says so. Out of (0, 1]: refused by name.
+    const [distant] = await jetfaceJson(...args, '--face-scale', '0.4');
+    expect(distant).toMatchObject({ pairs: 10, faceScale: 0.4, canvas: { size: 250, fill: 'edge' } });
+    expect(byBundle).toMatchObject({ faceScale: 1 });
+    await expect(jetfaceJson(...args, '--face-scale', '1.5')).rejects.toThrow(/--face-scale.*\(0, 1\]/);
   });
 
   it('bench engine and eval detect: the manifest\'s min score keeps one of two faces; --min-score overrides it', async () => {

@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { loadBundle } from '../sdk/bundle/load-bundle';
 import type { BundleManifest } from '../sdk/bundle/manifest';
 import { FaceEngine } from '../sdk/engine/face-engine';
-import { AUTO_WIDTH, autoSecondPass, checkInputSizePolicy, mergePasses, placeFrame } from '../sdk/engine/input-size';
+import { AUTO_MAX_UPSCALE, AUTO_WIDTH, autoSecondPass, checkInputSizePolicy, mergePasses, placeFrame } from '../sdk/engine/input-size';
 import { boxIou } from '../sdk/engine/nms';
 import { InvalidArgumentError } from '../sdk/errors';
 import { loadImageFrame } from '../sdk/image/decode';
+import { scaleFrame } from '../sdk/image/scale';
 import type { Face } from '../sdk/types';
 import { makeCascadeBundle } from './support/cascade-bundle';
 import { dataPath, describeWithData } from './support/data';
@@ -46,7 +47,10 @@ describe('input size per frame (manifest dynamicInput)', () => {
     const frame = { width: 1920, height: 1080 };
     expect(autoSecondPass(frame, joint!, [face(0, 300, 0.9, 1)])).toBeUndefined(); // 100 px at 640: enough
     expect(autoSecondPass(frame, joint!, [])).toBeUndefined();
-    expect(autoSecondPass({ width: 640, height: 480 }, joint!, [face(0, 30, 0.9, 1)])).toBeUndefined(); // no larger input to give
+    // A small frame is enlarged, at most AUTO_MAX_UPSCALE x: 30 px wants 640 * 72 / 30 = 1536, capped at 1280.
+    expect(autoSecondPass({ width: 640, height: 480 }, joint!, [face(0, 30, 0.9, 1)])).toEqual({ width: 1280, height: 960, scale: AUTO_MAX_UPSCALE });
+    // 320x240 is already drawn 2x at the bundle's size: no larger input to give.
+    expect(autoSecondPass({ width: 320, height: 240 }, joint!, [face(0, 10, 0.9, 1)])).toBeUndefined();
     const second = autoSecondPass(frame, joint!, [face(0, 90, 0.9, 1), face(200, 96, 0.8, 2), face(400, 300, 0.9, 3)]);
     // Median small face 32 px at 640: 640 * 72 / 32 = 1440 px on the longer side.
     expect(second).toEqual({ width: 1440, height: 832, scale: 0.75 });
@@ -74,6 +78,8 @@ describe('input size per frame (manifest dynamicInput)', () => {
     expect(() => checkInputSizePolicy(4000, manifest)).toThrow(/options\.inputSize.*640\.\.1920 for jetface-s/);
     const fixed = { ...manifest, dynamicInput: undefined } as BundleManifest;
     expect(() => checkInputSizePolicy('frame', fixed)).toThrow(/jetface-s has a 640x640 input/);
+    // 'auto' does what a bundle allows: the device's default opens fixed-size bundles too.
+    expect(checkInputSizePolicy('auto', fixed)).toBe('bundle');
   });
 });
 
@@ -116,7 +122,37 @@ describeWithData('FaceEngine inputSize on a real photo', () => {
     }
   });
 
-  test("asking a cascade bundle for 'frame' fails at create with InvalidArgumentError", async () => {
+  test("asking a cascade bundle for 'frame' fails at create with InvalidArgumentError; 'auto' opens it at its own size", async () => {
     await expect(FaceEngine.create(await makeCascadeBundle(), { providers: ['cpu'], inputSize: 'frame' })).rejects.toThrow(InvalidArgumentError);
+    const cascade = await FaceEngine.create(await makeCascadeBundle(), { providers: ['cpu'], inputSize: 'auto', warmup: false });
+    await cascade.close();
+  });
+
+  test("'auto' enlarges a small frame whose faces are small: ultraface-10.jpg shrunk to 640x447 (19 faces of ~30 px) embeds closer to the teacher's", async () => {
+    // The reference: the cascade on the full 1024x715 photo, each face from its own pixels.
+    const full = await loadImageFrame(dataPath('scenes', 'ultraface-10.jpg'));
+    const small = await scaleFrame(full, 640 / full.width);
+    const teacher = await FaceEngine.create(await makeCascadeBundle(), { providers: ['cpu'] });
+    const open = (inputSize: 'bundle' | 'auto'): Promise<FaceEngine> => FaceEngine.create(DEFAULT_BUNDLE, { providers: ['cpu'], inputSize });
+    const [plain, auto] = [await open('bundle'), await open('auto')];
+    try {
+      const reference = await teacher.detect(full);
+      const k = small.width / full.width;
+      const meanCosine = (faces: Face[]): { found: number; cosine: number } => {
+        const cosines = reference.flatMap((r) => {
+          const f = faces.find((g) => boxIou(g.box.map((v) => v / k) as Face['box'], r.box) >= 0.5);
+          return f ? [f.embedding.reduce((acc, v, i) => acc + v * r.embedding[i]!, 0)] : [];
+        });
+        return { found: cosines.length, cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length };
+      };
+      const atAuto = await auto.detectWithTimings(small);
+      const [b, a] = [meanCosine(await plain.detect(small)), meanCosine(atAuto.faces)];
+      expect(atAuto.timings['model_fine']).toBeDefined();
+      expect(a.found).toBeGreaterThanOrEqual(b.found);
+      expect(b.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9));
+      expect(a.cosine).toBeGreaterThan(b.cosine + 0.05);
+    } finally {
+      await Promise.all([plain.close(), auto.close(), teacher.close()]);
+    }
   });
 });

@@ -19,7 +19,7 @@ export function addEngineOptions(command: Command): Command {
     .option('--providers <list>', `execution providers to try in order (${EXECUTION_PROVIDERS.join(',')})`)
     .option('--threads <n>', 'CPU intra-op threads (0 = onnxruntime decides)')
     .option('--min-score <p>', "minimum face score (default: the bundle's)")
-    .option('--input-size <size>', "bundle | frame | auto | longest side in px: large frames at their own resolution, or (auto) a second, larger pass when faces are small (bundles with a dynamic input)");
+    .option('--input-size <size>', "bundle | frame | auto | longest side in px: large frames at their own resolution, or (auto) a second, larger pass when faces are small, up to 2x a small frame (bundles with a dynamic input)");
 }
 
 export function openEngine(o: EngineCliOptions): Promise<FaceEngine> {

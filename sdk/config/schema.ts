@@ -121,8 +121,8 @@ const model = z.strictObject({
   minScore: z.number().min(0).max(1).optional().describe("minimum face score (default: the bundle's)"),
   inputSize: z
     .union([z.enum(['bundle', 'frame', 'auto']), int(32, 8192)])
-    .default('bundle')
-    .describe("'bundle' letterboxes every frame into the bundle's input; 'frame' (or a longest side in px) feeds large frames at their own resolution; 'auto' looks again, larger, when faces are too small (bundles with a dynamic input)"),
+    .default('auto')
+    .describe("'auto' looks again, larger (up to 2x a small frame), when the first pass finds faces too small to name (bundles with a dynamic input; otherwise as 'bundle'); 'bundle' letterboxes every frame into the bundle's input, at a fixed cost; 'frame' (or a longest side in px) feeds large frames at their own resolution"),
   tensorrt: tensorrt.optional(),
 });
 

@@ -34,8 +34,10 @@ export interface FaceEngineOptions {
   /**
    * Input size per frame: `'bundle'` (default) letterboxes every frame into the bundle's size;
    * `'frame'` feeds a larger frame at its own resolution, up to the bundle's `dynamicInput.maxSide`
-   * (a number caps the longest side); `'auto'` runs a second, larger pass only when the first finds
-   * faces too small to recognize well. Only for bundles exported with a dynamic input; see docs/BENCHMARKS.md, "Input size".
+   * (a number caps the longest side); `'auto'` runs a second, larger pass (up to 2x a small frame) only
+   * when the first finds faces too small to recognize well. `'frame'` and numbers need a bundle exported
+   * with a dynamic input; `'auto'` on any other bundle is `'bundle'`. The device configuration defaults
+   * to `'auto'`. See docs/BENCHMARKS.md, "Input size" and "Small frames".
    */
   inputSize?: InputSizePolicy;
 }

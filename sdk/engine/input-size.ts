@@ -10,8 +10,11 @@ import { boxIou } from './nms';
  *   (small faces keep their pixels; the shared stem and detector cost grows with the area);
  * - a number: as `'frame'`, with the longer side capped at that many pixels;
  * - `'auto'`: `'bundle'` first; when that finds faces too small for the recognizer, a second pass at the
- *   size that brings them to its working width, and each face is kept from the pass that saw it best.
- * All but `'bundle'` need a bundle exported with a dynamic input (manifest `dynamicInput`).
+ *   size that brings them to its working width (upscaling a small frame up to {@link AUTO_MAX_UPSCALE}x),
+ *   and each face is kept from the pass that saw it best.
+ * `'frame'` and a number need a bundle exported with a dynamic input (manifest `dynamicInput`); `'auto'`
+ * does what the bundle allows, so on a fixed-size bundle it is `'bundle'` (the device's default works
+ * with any bundle).
  */
 export type InputSizePolicy = 'bundle' | 'frame' | 'auto' | number;
 
@@ -21,6 +24,14 @@ export type InputSizePolicy = 'bundle' | 'frame' | 'auto' | number;
  * size"), so 'auto' looks again at the size that brings those faces to `target`.
  */
 export const AUTO_WIDTH = { small: 40, target: 72 } as const;
+
+/**
+ * How far 'auto' enlarges a frame past its own pixels. Interpolation adds no detail, but the stem's
+ * 3x3 kernels were fitted to faces near the working width: a 23-px face of a 640x360 clip matched its
+ * enrolled photo at 0.41 at 1x and 0.53 at 2x (docs/BENCHMARKS.md, "Small frames"). Past 2x the
+ * input's area (the stem's cost) grows faster than the face has anything left to show.
+ */
+export const AUTO_MAX_UPSCALE = 2;
 
 /** The model input for one frame: its size, and the scale the frame is drawn at (top left, black padding). */
 export interface InputPlacement {
@@ -39,6 +50,7 @@ export function inputSizeArg(value: string): InputSizePolicy {
 export function checkInputSizePolicy(policy: unknown, manifest: BundleManifest): InputSizePolicy {
   if (policy === 'bundle') return policy;
   const dynamic = manifest.kind === 'joint' ? manifest.dynamicInput : undefined;
+  if (policy === 'auto' && !dynamic) return 'bundle';
   if (manifest.kind !== 'joint' || !dynamic) {
     const size = manifest.kind === 'joint' ? `${manifest.input.width}x${manifest.input.height}` : 'fixed';
     throw new InvalidArgumentError(
@@ -67,24 +79,28 @@ export function placeFrame(frame: { width: number; height: number }, manifest: B
   }
   if (policy === 'auto') return { width: input.width, height: input.height }; // the first pass
   const cap = policy === 'frame' ? dynamicInput.maxSide : policy;
-  const scale = Math.min(1, cap / Math.max(frame.width, frame.height));
-  const m = dynamicInput.multiple;
-  const padded = (v: number): number => Math.max(m, Math.ceil(Math.round(v * scale) / m) * m);
+  return placeAtScale(frame, dynamicInput.multiple, Math.min(1, cap / Math.max(frame.width, frame.height)));
+}
+
+/** The frame drawn at `scale` (above 1 enlarges it), padded right and bottom to the graph's multiple. */
+function placeAtScale(frame: { width: number; height: number }, multiple: number, scale: number): InputPlacement {
+  const padded = (v: number): number => Math.max(multiple, Math.ceil(Math.round(v * scale) / multiple) * multiple);
   return { width: padded(frame.width), height: padded(frame.height), scale };
 }
 
 /** 'auto': the second pass a frame needs after the first found `faces` (frame pixels), or undefined when none. */
 export function autoSecondPass(frame: { width: number; height: number }, manifest: JointManifest, faces: readonly Face[]): InputPlacement | undefined {
   const { input, dynamicInput } = manifest;
-  if (!dynamicInput || (frame.width <= input.width && frame.height <= input.height)) return undefined;
+  if (!dynamicInput) return undefined;
   const bundleScale = Math.min(input.width / frame.width, input.height / frame.height);
   const small = faces.map((f) => (f.box[2] - f.box[0]) * bundleScale).filter((w) => w < AUTO_WIDTH.small).sort((a, b) => a - b);
   if (small.length === 0) return undefined;
   const median = small[Math.floor(small.length / 2)]!;
-  const base = Math.max(input.width, input.height);
-  // Never past the frame's own pixels nor the graph's limit; not worth a pass for less than 1.25x.
-  const longest = Math.min(dynamicInput.maxSide, Math.max(frame.width, frame.height), Math.round((base * AUTO_WIDTH.target) / median));
-  return longest >= base * 1.25 ? placeFrame(frame, manifest, longest) : undefined;
+  const frameSide = Math.max(frame.width, frame.height);
+  const firstSide = frameSide * bundleScale;
+  // Never past AUTO_MAX_UPSCALE x the frame's pixels nor the graph's limit; not worth a pass for less than 1.25x the first.
+  const longest = Math.min(dynamicInput.maxSide, frameSide * AUTO_MAX_UPSCALE, Math.round((firstSide * AUTO_WIDTH.target) / median));
+  return longest >= firstSide * 1.25 ? placeAtScale(frame, dynamicInput.multiple, longest / frameSide) : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { FaceEngine } from '../../engine/face-engine';
-import { InputFileError } from '../../errors';
+import { InputFileError, InvalidArgumentError } from '../../errors';
 import { placeOnCanvas, CANVAS_FILLS, type CanvasFill } from '../../eval/canvas';
 import { describeSettings, readEvaluationSettings, type EvaluationFlags, type EvaluationSettings } from '../../eval/evaluation-settings';
 import { evaluateDetection, parseWiderGroundTruth } from '../../eval/detection';
@@ -10,6 +10,7 @@ import { evaluateIdentification, type IdentificationResult, type ProbeResult } f
 import { dot, largestFace } from '../../eval/face-match';
 import { evaluateVerification, lfwImagePath, parsePairs, type PairRef } from '../../eval/verification';
 import { loadImageFrame } from '../../image/decode';
+import { scaleFrame } from '../../image/scale';
 import { addEngineOptions, jsonOption, openEngine, parseNumber, round, type EngineCliOptions } from '../shared-options';
 
 interface VerifyOptions extends EngineCliOptions {
@@ -18,6 +19,7 @@ interface VerifyOptions extends EngineCliOptions {
   json?: boolean;
   canvas?: string;
   fill?: string;
+  faceScale?: string;
 }
 
 interface IdentifyOptions extends EngineCliOptions {
@@ -44,8 +46,11 @@ export function registerEval(program: Command): void {
     .requiredOption('--root <dir>', 'image root: <root>/<name>/<name>_NNNN.jpg')
     .option('--canvas <px>', "each image is centred on a square canvas of this side before detection (default: the bundle's evaluation.canvas, else 160)")
     .option('--fill <mode>', `canvas border: ${CANVAS_FILLS.join(' | ')} (default: the bundle's evaluation.fill, else grey)`)
+    .option('--face-scale <f>', 'shrink each image by this factor (0..1] before the canvas: distant faces, low-resolution streams', '1')
     .addOption(jsonOption())
     .action(async (o: VerifyOptions) => {
+      const faceScale = parseNumber('--face-scale', o.faceScale ?? '1');
+      if (!(faceScale > 0 && faceScale <= 1)) throw new InvalidArgumentError('--face-scale', 'a number in (0, 1]', o.faceScale);
       const flags = { ...evaluationFlags(o), ...(o.canvas !== undefined ? { canvas: parseNumber('--canvas', o.canvas) } : {}), fill: o.fill };
       const settings = await readEvaluationSettings(o.bundle, flags);
       const [canvas, fill] = [settings.canvas.value, settings.fill.value];
@@ -57,7 +62,7 @@ export function registerEval(program: Command): void {
         const embeddings = new Map<string, Float32Array | null>();
         const embed = async (ref: PairRef): Promise<Float32Array | null> => {
           const path = lfwImagePath(o.root, ref);
-          if (!embeddings.has(path)) embeddings.set(path, await largestFaceEmbedding(engine, path, canvas, fill));
+          if (!embeddings.has(path)) embeddings.set(path, await largestFaceEmbedding(engine, path, canvas, fill, faceScale));
           return embeddings.get(path)!;
         };
         const scores: number[] = [];
@@ -80,12 +85,13 @@ export function registerEval(program: Command): void {
           threshold: round(result.threshold, 4),
           tarAtFar1e3: round(result.tarAtFar1e3, 4),
           canvas: { size: canvas, fill },
+          faceScale,
           settings,
           seconds: round((Date.now() - start) / 1000, 1),
         };
         if (o.json) console.log(JSON.stringify(report));
         else {
-          console.log(`settings: ${describeSettings(settings)}`);
+          console.log(`settings: ${describeSettings(settings)}${faceScale !== 1 ? `, images scaled by ${faceScale}` : ''}`);
           console.log(`pairs ${report.pairs} (no face found: ${report.failedPairs} pairs, ${noFace} images; counted as errors)`);
           console.log(`accuracy ${(report.accuracy * 100).toFixed(2)}% ± ${(report.accuracyStd * 100).toFixed(2)} (10-fold), threshold ${report.threshold}`);
           console.log(`TAR@FAR=1e-3 ${(report.tarAtFar1e3 * 100).toFixed(2)}%`);
@@ -194,8 +200,8 @@ async function assertImagesExist(listFile: string, paths: string[]): Promise<voi
   }
 }
 
-/** The embedding of the largest face of an image centred on a canvas. */
-async function largestFaceEmbedding(engine: FaceEngine, path: string, canvas: number, fill: CanvasFill): Promise<Float32Array | null> {
-  const frame = placeOnCanvas(await loadImageFrame(path), canvas, fill);
+/** The embedding of the largest face of an image, scaled by `faceScale`, centred on a canvas. */
+async function largestFaceEmbedding(engine: FaceEngine, path: string, canvas: number, fill: CanvasFill, faceScale: number): Promise<Float32Array | null> {
+  const frame = placeOnCanvas(await scaleFrame(await loadImageFrame(path), faceScale), canvas, fill);
   return largestFace(await engine.detect(frame))?.embedding ?? null;
 }
