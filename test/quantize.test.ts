@@ -153,6 +153,24 @@ describeWithData('model quantization toolchain on the default bundle', () => {
     }
   });
 
+  test('--float keeps the named layers (the stem and detector, /net/) in float from the start; a prefix that names none is refused', async () => {
+    const out = join(tempDir(), 'int8-body');
+    const { manifest, report } = await quantizeBundle({ bundle: source, out, target: 'cpu', floatPrefixes: ['/net/'], searchImages: 1, budget: { minCosine: 0, minDetectionAgreement: 0 } });
+    const convs = model.graph!.node!.filter((n) => n.opType === 'Conv').map((n) => n.name!);
+    const detection = convs.filter((n) => n.startsWith('/net/'));
+    expect(detection.length).toBeGreaterThan(10);
+    expect([...report.floatLayers].sort()).toEqual([...detection].sort());
+    expect(report.quantizedLayers).toBe(convs.length - detection.length);
+    expect(manifest.kind === 'joint' && manifest.quantization!.floatLayers).toHaveLength(detection.length);
+    // The recognition body runs int8: QLinearConv only outside /net/.
+    const nodes = modelOf(out).graph!.node!;
+    const producer = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n.opType] as const)));
+    const int8 = nodes.filter((n) => n.opType === 'QLinearConv' || (n.opType === 'Conv' && producer.get(n.input![0]!) === 'DequantizeLinear'));
+    expect(int8.length).toBe(report.quantizedLayers);
+    expect(int8.filter((n) => n.name!.startsWith('/net/'))).toEqual([]);
+    await expect(quantizeBundle({ bundle: source, out: join(tempDir(), 'z'), target: 'cpu', floatPrefixes: ['/nothing/'] })).rejects.toThrow(/--float.*\/nothing\//);
+  });
+
   test('fp16 halves the model file and stays close to float', async () => {
     const out = join(tempDir(), 'fp16');
     const { manifest, report } = await quantizeBundle({ bundle: source, out, target: 'fp16', searchImages: 2 });

@@ -41,6 +41,12 @@ export interface QuantizeOptions {
   /** Images (from the calibration set) the layer search measures agreement on. */
   searchImages?: number;
   budget?: Partial<QuantBudget>;
+  /**
+   * Conv layers kept in float from the start: those whose names begin with one of these (the
+   * default bundle's stem and detector are `/net/`). The budget's search may add more; they do not
+   * count against its `maxFloatLayers`.
+   */
+  floatPrefixes?: readonly string[];
   name?: string;
   onProgress?: (message: string) => void;
 }
@@ -118,20 +124,26 @@ export async function quantizeBundle(options: QuantizeOptions): Promise<{ manife
       }
       return placed;
     };
-    const keepFloat = new Set<string>();
+    const convs = quantizableConvs(model).map((n) => n.name!);
+    const prefixes = options.floatPrefixes ?? [];
+    const pinned = convs.filter((name) => prefixes.some((p) => name.startsWith(p)));
+    if (prefixes.length > 0 && pinned.length === 0) {
+      throw new InvalidArgumentError('--float', `prefixes of Conv layer names in the model (e.g. ${convs[0]})`, prefixes.join(' '));
+    }
+    const keepFloat = new Set(pinned);
     result = qdq(keepFloat);
     agreement = await measure(result.model);
-    say(`all ${result.quantized.length} layers int8: cosine ${agreement.cosineMean.toFixed(4)}, detection agreement ${agreement.detectionAgreement.toFixed(3)}`);
+    say(`${result.quantized.length} layers int8${pinned.length ? ` (${pinned.length} kept float by --float)` : ''}: cosine ${agreement.cosineMean.toFixed(4)}, detection agreement ${agreement.detectionAgreement.toFixed(3)}`);
     if (!fits(agreement)) {
-      const layers = quantizableConvs(model).map((n) => n.name!);
+      const layers = convs.filter((l) => !keepFloat.has(l));
       for (const [i, layer] of layers.entries()) {
-        const only = await measure(qdq(new Set(layers.filter((l) => l !== layer))).model);
+        const only = await measure(qdq(new Set([...pinned, ...layers.filter((l) => l !== layer)])).model);
         sensitivity.push({ layer, cosineLoss: 1 - only.cosineMean + (1 - only.detectionAgreement) });
         if ((i + 1) % 10 === 0) say(`layer sensitivity ${i + 1}/${layers.length}`);
       }
       sensitivity.sort((a, b) => b.cosineLoss - a.cosineLoss);
       for (const { layer } of sensitivity) {
-        if (fits(agreement) || keepFloat.size >= budget.maxFloatLayers) break;
+        if (fits(agreement) || keepFloat.size - pinned.length >= budget.maxFloatLayers) break;
         keepFloat.add(layer);
         result = qdq(keepFloat);
         agreement = await measure(result.model);

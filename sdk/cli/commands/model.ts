@@ -55,9 +55,10 @@ export function registerModel(program: Command): void {
     .option('--min-cosine <c>', 'budget: least mean embedding cosine to the float model', '0.985')
     .option('--min-detection <a>', 'budget: least detection agreement with the float model', '0.97')
     .option('--max-float-layers <n>', 'most layers kept in float', '16')
+    .option('--float <prefixes...>', 'keep Conv layers whose names begin with these in float from the start (e.g. /net/: the stem and detector)')
     .option('--name <name>', 'bundle name (default: <source>-int8-<target> or <source>-fp16)')
     .addOption(jsonOption())
-    .action(async (o: { bundle: string; target: string; out: string; calibration?: string; images?: string[]; method?: string; minCosine: string; minDetection: string; maxFloatLayers: string; name?: string; json?: boolean }) => {
+    .action(async (o: { bundle: string; target: string; out: string; calibration?: string; images?: string[]; method?: string; minCosine: string; minDetection: string; maxFloatLayers: string; float?: string[]; name?: string; json?: boolean }) => {
       if (!PRECISION_TARGETS.includes(o.target as PrecisionTarget)) throw new InvalidArgumentError('--target', PRECISION_TARGETS.join(' | '), o.target);
       const start = Date.now();
       const { manifest, report } = await quantizeBundle({
@@ -68,6 +69,7 @@ export function registerModel(program: Command): void {
         ...(o.images ? { images: o.images } : {}),
         ...(o.method ? { method: o.method as CalibrationMethod } : {}),
         ...(o.name ? { name: o.name } : {}),
+        ...(o.float ? { floatPrefixes: o.float } : {}),
         budget: {
           minCosine: parseNumber('--min-cosine', o.minCosine),
           minDetectionAgreement: parseNumber('--min-detection', o.minDetection),
