@@ -41,12 +41,12 @@ async function main(): Promise<void> {
   const side = Number(values.side);
   const full = await FaceEngine.create(values.bundle!, { providers: ['cpu'], inputSize: 'auto' });
   const threshold = full.manifest.thresholds.match;
-  const photos: { name: string; reference: Face[]; small: Frame; scale: number }[] = [];
+  const photos: { reference: Face[]; small: Frame; scale: number }[] = [];
   for (const file of readdirSync(join(DATA, 'scenes')).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort()) {
     const frame = await loadImageFrame(join(DATA, 'scenes', file));
     if (Math.max(frame.width, frame.height) < 2 * side) continue;
     const small = await scaleFrame(frame, side / Math.max(frame.width, frame.height));
-    photos.push({ name: file, reference: await full.detect(frame), small, scale: small.width / frame.width });
+    photos.push({ reference: await full.detect(frame), small, scale: small.width / frame.width });
   }
   await full.close();
 

@@ -28,8 +28,8 @@ export const AUTO_WIDTH = { small: 40, target: 72 } as const;
 /**
  * How far 'auto' enlarges a frame past its own pixels. Interpolation adds no detail, but the stem's
  * 3x3 kernels were fitted to faces near the working width: a 23-px face of a 640x360 clip matched its
- * enrolled photo at 0.41 at 1x and 0.53 at 2x (docs/BENCHMARKS.md, "Small frames"). Past 2x the
- * input's area (the stem's cost) grows faster than the face has anything left to show.
+ * enrolled photo at 0.41 at 1x and 0.54 at 2x (docs/BENCHMARKS.md, "Small frames"). 2x is what was
+ * measured; the stem's cost grows with the area (4x here).
  */
 export const AUTO_MAX_UPSCALE = 2;
 
