@@ -83,6 +83,18 @@ describe('input size per frame (manifest dynamicInput)', () => {
   });
 });
 
+/**
+ * Of the reference faces, how many `faces` found (IoU ≥ 0.5 once their boxes are divided by `scale`,
+ * the frame's size against the reference's), and the mean cosine of their embeddings to the reference's.
+ */
+function cosineToReference(reference: readonly Face[], faces: readonly Face[], scale = 1): { found: number; cosine: number } {
+  const cosines = reference.flatMap((r) => {
+    const f = faces.find((g) => boxIou(g.box.map((v) => v / scale) as Face['box'], r.box) >= 0.5);
+    return f ? [f.embedding.reduce((acc, v, i) => acc + v * r.embedding[i]!, 0)] : [];
+  });
+  return { found: cosines.length, cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length };
+}
+
 describeWithData('FaceEngine inputSize on a real photo', () => {
   test("'frame' and 'auto' run a 1920x1440 photo larger: the same faces, in frame pixels, embedded closer to the teacher's", async () => {
     // The faces here are ~80 px wide, ~27 px once letterboxed into 640. The reference cascade embeds
@@ -94,15 +106,7 @@ describeWithData('FaceEngine inputSize on a real photo', () => {
     try {
       const reference = await teacher.detect(frame);
       const [atBundle, atFrame, atAuto] = [await small.detect(frame), await large.detect(frame), await auto.detectWithTimings(frame)];
-      const meanCosine = (faces: typeof atBundle): { found: number; cosine: number } => {
-        const cosines: number[] = [];
-        for (const r of reference) {
-          const f = faces.find((g) => boxIou(g.box, r.box) >= 0.5);
-          if (f) cosines.push(f.embedding.reduce((acc, v, i) => acc + v * r.embedding[i]!, 0));
-        }
-        return { found: cosines.length, cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length };
-      };
-      const [b, f, a] = [meanCosine(atBundle), meanCosine(atFrame), meanCosine(atAuto.faces)];
+      const [b, f, a] = [cosineToReference(reference, atBundle), cosineToReference(reference, atFrame), cosineToReference(reference, atAuto.faces)];
       expect(reference.length).toBeGreaterThanOrEqual(10);
       expect(f.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9)); // in frame pixels, where the teacher put them
       expect(b.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9));
@@ -138,15 +142,8 @@ describeWithData('FaceEngine inputSize on a real photo', () => {
     try {
       const reference = await teacher.detect(full);
       const k = small.width / full.width;
-      const meanCosine = (faces: Face[]): { found: number; cosine: number } => {
-        const cosines = reference.flatMap((r) => {
-          const f = faces.find((g) => boxIou(g.box.map((v) => v / k) as Face['box'], r.box) >= 0.5);
-          return f ? [f.embedding.reduce((acc, v, i) => acc + v * r.embedding[i]!, 0)] : [];
-        });
-        return { found: cosines.length, cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length };
-      };
       const atAuto = await auto.detectWithTimings(small);
-      const [b, a] = [meanCosine(await plain.detect(small)), meanCosine(atAuto.faces)];
+      const [b, a] = [cosineToReference(reference, await plain.detect(small), k), cosineToReference(reference, atAuto.faces, k)];
       expect(atAuto.timings['model_fine']).toBeDefined();
       expect(a.found).toBeGreaterThanOrEqual(b.found);
       expect(b.found).toBeGreaterThanOrEqual(Math.ceil(reference.length * 0.9));
